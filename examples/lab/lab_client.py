@@ -1,0 +1,474 @@
+#!/usr/bin/env python3
+"""SMTP clients for the smtpdoc example captures (loopback only).
+
+    lab_client.py SCENARIO HOST PORT [--keylog FILE]
+
+Each scenario is one short SMTP session.  "smtplib" scenarios use the
+standard library client exactly as an application would (note: smtplib sends
+lowercase "ehlo", "mail", "rcpt", "data", "quit" but uppercase "STARTTLS" and
+"AUTH").  "raw" scenarios drive a socket by hand so the byte layout on the wire
+(pipelining, split commands, BDAT, bare LF ...) is under control.
+"""
+
+from __future__ import annotations
+
+import argparse
+import smtplib
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Callable
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+CLIENT_NAME = "client.example.test"
+FROM = "bob@example.test"
+TO = "alice@example.test"
+TO2 = "carol@example.test"
+USER = "alice"
+PASSWORD = "s3cret-Passw0rd"
+
+# A tiny but well-formed one-page PDF (used as attachment).
+PDF = (
+    b"%PDF-1.4\n"
+    b"1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]/Contents 4 0 R"
+    b"/Resources<</Font<</F1 5 0 R>>>>>>endobj\n"
+    b"4 0 obj<</Length 44>>stream\nBT /F1 18 Tf 20 40 Td (Q3 report) Tj ET\nendstream endobj\n"
+    b"5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+def tls_context(keylog: str | None, max_tls12: bool = False) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # Throwaway self-signed lab certificate: no verification.
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if max_tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if keylog:
+        ctx.keylog_filename = keylog
+    return ctx
+
+
+def message(
+    subject: str,
+    body: str,
+    to: list[str] | None = None,  # type: ignore[assignment]
+    sender: object = FROM,
+) -> EmailMessage:
+    m = EmailMessage()
+    m["Subject"] = subject
+    m["From"] = sender
+    m["To"] = ", ".join(to or [TO])
+    m["Message-ID"] = make_msgid(domain=CLIENT_NAME)
+    m["Date"] = formatdate(localtime=False)
+    m.set_content(body)
+    return m
+
+
+def smtp(host: str, port: int) -> smtplib.SMTP:
+    s = smtplib.SMTP(host, port, local_hostname=CLIENT_NAME, timeout=20)
+    s.set_debuglevel(1)
+    return s
+
+
+class Raw:
+    """A hand-driven SMTP client; every send() is one write on the socket."""
+
+    def __init__(self, host: str, port: int) -> None:
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock: socket.socket = socket.socket(fam, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(20)
+        self.sock.connect((host, port))
+        self.buf = b""
+        self.host = host
+
+    def send(self, data: bytes) -> None:
+        print("C:", data[:200], file=sys.stderr)
+        self.sock.sendall(data)
+
+    def reply(self) -> str:
+        """Read one complete (possibly multi-line) reply."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError(f"server closed: {self.buf!r}")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode("utf-8", "replace"))
+            if len(line) < 4 or line[3:4] != b"-":
+                break
+        text = "\n".join(lines)
+        print("S:", text, file=sys.stderr)
+        return text
+
+    def cmd(self, line: str) -> str:
+        self.send(line.encode() + b"\r\n")
+        return self.reply()
+
+    def starttls(self, keylog: str | None, max_tls12: bool = False) -> None:
+        assert not self.buf, f"unread data before TLS: {self.buf!r}"
+        self.sock = tls_context(keylog, max_tls12).wrap_socket(self.sock)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def dot_stuffed(m: EmailMessage) -> bytes:
+    data = m.as_bytes(policy=m.policy.clone(linesep="\r\n"))
+    lines = data.split(b"\r\n")
+    lines = [b"." + x if x.startswith(b".") else x for x in lines]
+    data = b"\r\n".join(lines)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+# --------------------------------------------------------------------------
+# smtplib scenarios
+# --------------------------------------------------------------------------
+def sc_starttls(
+    host: str, port: int, keylog: str | None, max_tls12: bool = False
+) -> None:
+    s = smtp(host, port)
+    s.ehlo()
+    s.starttls(context=tls_context(keylog, max_tls12))
+    s.ehlo()
+    m = message(
+        "smtpdoc walkthrough",
+        "Hello Alice,\n\nthis mail travelled inside STARTTLS.\n\nBob\n",
+    )
+    s.send_message(m, FROM, [TO])
+    s.quit()
+
+
+def sc_tls12(host: str, port: int, keylog: str | None) -> None:
+    sc_starttls(host, port, keylog, max_tls12=True)
+
+
+def sc_implicit(host: str, port: int, keylog: str | None) -> None:
+    s = smtplib.SMTP_SSL(
+        host, port, local_hostname=CLIENT_NAME, timeout=20, context=tls_context(keylog)
+    )
+    s.set_debuglevel(1)
+    s.ehlo()
+    s.send_message(
+        message("implicit TLS on 465", "Sent over SMTPS (implicit TLS).\n"), FROM, [TO]
+    )
+    s.quit()
+
+
+def sc_plain(host: str, port: int, keylog: str | None) -> None:
+    s = smtp(host, port)
+    s.ehlo()
+    m = message(
+        "plain SMTP, two recipients",
+        "Hello Alice and Carol,\n\nno TLS here.\n\nBob\n",
+        to=[TO, TO2],
+    )
+    s.send_message(m, FROM, [TO, TO2])
+    s.quit()
+
+
+def sc_refused(host: str, port: int, keylog: str | None) -> None:
+    s = smtp(host, port)
+    s.ehlo()
+    try:
+        s.starttls(context=tls_context(keylog))
+    except smtplib.SMTPResponseException as e:
+        print("STARTTLS refused:", e.smtp_code, e.smtp_error, file=sys.stderr)
+    # carry on in cleartext, as opportunistic clients do
+    s.send_message(
+        message(
+            "STARTTLS refused, sent in cleartext",
+            "The server said 454, so this went in the clear.\n",
+        ),
+        FROM,
+        [TO],
+    )
+    s.quit()
+
+
+def sc_no_starttls(host: str, port: int, keylog: str | None) -> None:
+    s = smtp(host, port)
+    s.ehlo()
+    assert not s.has_extn("starttls"), "server offered STARTTLS"
+    s.send_message(
+        message(
+            "no STARTTLS offered",
+            "STARTTLS was not in the EHLO reply, so this went in the clear.\n",
+        ),
+        FROM,
+        [TO],
+    )
+    s.quit()
+
+
+def sc_subject_script(host: str, port: int, keylog: str | None) -> None:
+    s = smtp(host, port)
+    s.ehlo()
+    sender = Address(display_name="Mallory <b>&\"'", addr_spec="mallory@example.test")
+    m = message(
+        "<script>alert(1)</script>",
+        'Escaping test: <i>not italic</i> & "quotes".\n',
+        sender=sender,
+    )
+    s.send_message(m, "mallory@example.test", [TO])
+    s.quit()
+
+
+def sc_attachment(host: str, port: int, keylog: str | None) -> None:
+    s = smtp(host, port)
+    s.ehlo()
+    m = message("Q3 report attached", "Hi Alice,\n\nthe report is attached.\n\nBob\n")
+    m.add_attachment(PDF, maintype="application", subtype="pdf", filename="report.pdf")
+    s.send_message(m, FROM, [TO])
+    s.quit()
+
+
+def _auth_session(
+    host: str, port: int, mech: str, password: str, initial_ok: bool
+) -> None:
+    s = smtp(host, port)
+    s.ehlo()
+    s.user, s.password = USER, password
+    obj: dict[str, Callable] = {
+        "PLAIN": s.auth_plain,
+        "LOGIN": s.auth_login,
+        "CRAM-MD5": s.auth_cram_md5,
+    }
+    try:
+        s.auth(mech, obj[mech], initial_response_ok=initial_ok)
+    except smtplib.SMTPAuthenticationError as e:
+        print("AUTH failed:", e.smtp_code, e.smtp_error, file=sys.stderr)
+        s.quit()
+        return
+    me = USER + "@example.test"
+    s.send_message(
+        message(f"sent after AUTH {mech}", "Authenticated submission.\n", sender=me),
+        me,
+        [TO2],
+    )
+    s.quit()
+
+
+def sc_auth_plain(host: str, port: int, keylog: str | None) -> None:
+    _auth_session(host, port, "PLAIN", PASSWORD, True)
+
+
+def sc_auth_login(host: str, port: int, keylog: str | None) -> None:
+    _auth_session(host, port, "LOGIN", PASSWORD, False)
+
+
+def sc_auth_cram_md5(host: str, port: int, keylog: str | None) -> None:
+    _auth_session(host, port, "CRAM-MD5", PASSWORD, True)
+
+
+def sc_auth_failed(host: str, port: int, keylog: str | None) -> None:
+    _auth_session(host, port, "PLAIN", "wrong-password", True)
+
+
+# --------------------------------------------------------------------------
+# raw scenarios
+# --------------------------------------------------------------------------
+def sc_pipelining(host: str, port: int, keylog: str | None) -> None:
+    c = Raw(host, port)
+    c.reply()
+    assert "PIPELINING" in c.cmd(f"EHLO {CLIENT_NAME}")
+    # 1) MAIL, RCPT, RCPT, DATA pipelined in a single segment (RFC 2920)
+    c.send(
+        f"MAIL FROM:<{FROM}>\r\nRCPT TO:<{TO}>\r\nRCPT TO:<{TO2}>\r\nDATA\r\n".encode()
+    )
+    for _ in range(4):
+        c.reply()
+    c.send(
+        dot_stuffed(
+            message(
+                "pipelined transaction",
+                "MAIL, RCPT, RCPT and DATA in one segment.\n",
+                to=[TO, TO2],
+            )
+        )
+    )
+    c.reply()
+    # 2) a command split over two segments
+    c.send(b"MAI")
+    time.sleep(0.2)
+    c.send(f"L FROM:<{FROM}>\r\n".encode())
+    c.reply()
+    # 3) lowercase commands
+    c.cmd(f"rcpt to:<{TO}>")
+    c.cmd("data")
+    c.send(
+        dot_stuffed(
+            message(
+                "split and lowercase commands", "MAIL was split, rcpt/data lowercase.\n"
+            )
+        )
+    )
+    c.reply()
+    c.cmd("quit")
+    c.close()
+
+
+def sc_starttls_split(host: str, port: int, keylog: str | None) -> None:
+    c = Raw(host, port)
+    c.reply()
+    c.cmd(f"EHLO {CLIENT_NAME}")
+    c.send(b"STAR")
+    time.sleep(0.2)
+    c.send(b"TTLS\r\n")
+    r = c.reply()
+    assert r.startswith("220"), r
+    c.starttls(keylog)
+    c.cmd(f"EHLO {CLIENT_NAME}")
+    c.cmd(f"MAIL FROM:<{FROM}>")
+    c.cmd(f"RCPT TO:<{TO}>")
+    c.cmd("DATA")
+    c.send(
+        dot_stuffed(message("STARTTLS split in two segments", "STAR + TTLS\\r\\n\n"))
+    )
+    c.reply()
+    c.cmd("QUIT")
+    c.close()
+
+
+def sc_starttls_injection(host: str, port: int, keylog: str | None) -> None:
+    c = Raw(host, port)
+    c.reply()
+    c.cmd(f"EHLO {CLIENT_NAME}")
+    # CVE-2011-0411 pattern: a plaintext command queued behind STARTTLS
+    c.send(b"STARTTLS\r\nRSET\r\n")
+    r = c.reply()
+    if not r.startswith("220"):
+        c.close()
+        return
+    if c.buf:
+        # A vulnerable server would answer the injected RSET in cleartext here.
+        print("cleartext bytes after 220:", c.buf, file=sys.stderr)
+        c.buf = b""
+    c.sock.settimeout(20)
+    try:
+        c.starttls(keylog)
+    except (ssl.SSLError, OSError) as e:
+        print("TLS handshake failed:", e, file=sys.stderr)
+        c.close()
+        return
+    try:
+        c.cmd(f"EHLO {CLIENT_NAME}")
+        c.cmd("QUIT")
+    except (ConnectionError, OSError, ssl.SSLError) as e:
+        print("server ended the session:", e, file=sys.stderr)
+    c.close()
+
+
+def sc_bdat(host: str, port: int, keylog: str | None) -> None:
+    c = Raw(host, port)
+    c.reply()
+    assert "CHUNKING" in c.cmd(f"EHLO {CLIENT_NAME}")
+    c.cmd(f"MAIL FROM:<{FROM}>")
+    c.cmd(f"RCPT TO:<{TO}>")
+    head = (
+        f"From: {FROM}\r\nTo: {TO}\r\nSubject: BDAT test\r\n"
+        f"Message-ID: <bdat.1@{CLIENT_NAME}>\r\n\r\n"
+    ).encode()
+    body_len = 150 - len(head) - 2
+    msg = head + (b"Chunked body " + b"x" * 200)[:body_len] + b"\r\n"
+    assert len(msg) == 150
+    c.send(b"BDAT 100\r\n" + msg[:100])
+    c.reply()
+    c.send(b"BDAT 50 LAST\r\n" + msg[100:])
+    c.reply()
+    c.cmd("QUIT")
+    c.close()
+
+
+def sc_errors(host: str, port: int, keylog: str | None) -> None:
+    c = Raw(host, port)
+    c.reply()
+    c.cmd(f"EHLO {CLIENT_NAME}")
+    c.cmd("RCPT TO:<alice@example.test>")  # 503 need MAIL first
+    c.cmd("MAIL TO:<bob@example.test>")  # 501 syntax
+    c.cmd("FROBNICATE now")  # unknown command (Postfix: 500)
+    c.cmd("NOOP")  # 250
+    c.cmd("VRFY alice")  # 252
+    c.cmd("VRFY nobody@example.test")  # 550 unknown
+    c.cmd("VRFY")  # 501 syntax
+    c.cmd("HELP")  # Postfix has no HELP: 500
+    c.cmd(f"MAIL FROM:<{FROM}>")  # 250
+    c.cmd("RCPT TO:<nobody@example.test>")  # 550 unknown recipient
+    c.cmd("RSET")  # 250
+    c.cmd("QUIT")  # 221
+    c.close()
+
+
+def sc_bare_lf(host: str, port: int, keylog: str | None) -> None:
+    c = Raw(host, port)
+    c.reply()
+    c.cmd(f"EHLO {CLIENT_NAME}")
+    c.cmd(f"MAIL FROM:<{FROM}>")
+    c.cmd(f"RCPT TO:<{TO}>")
+    c.cmd("DATA")
+    data = (
+        f"From: {FROM}\r\nTo: {TO}\r\nSubject: bare LF and bare CR\r\n"
+        f"Message-ID: <barelf.1@{CLIENT_NAME}>\r\n\r\n"
+    ).encode()
+    data += b"This line ends with a bare LF\nand this one has a bare CR\rinside.\r\n"
+    data += b"last line\r\n.\r\n"
+    c.send(data)
+    c.reply()
+    # over-long command line (> 512 bytes, RFC 5321 section 4.5.3.1.4)
+    c.cmd("MAIL FROM:<" + "x" * 560 + "@example.test>")
+    c.cmd("RSET")
+    c.cmd("QUIT")
+    c.close()
+
+
+SCENARIOS: dict[str, Callable[[str, int, str | None], None]] = {
+    "starttls": sc_starttls,
+    "tls12": sc_tls12,
+    "implicit": sc_implicit,
+    "plain": sc_plain,
+    "refused": sc_refused,
+    "no-starttls": sc_no_starttls,
+    "subject-script": sc_subject_script,
+    "attachment": sc_attachment,
+    "auth-plain": sc_auth_plain,
+    "auth-login": sc_auth_login,
+    "auth-cram-md5": sc_auth_cram_md5,
+    "auth-failed": sc_auth_failed,
+    "pipelining": sc_pipelining,
+    "starttls-split": sc_starttls_split,
+    "starttls-injection": sc_starttls_injection,
+    "bdat": sc_bdat,
+    "errors": sc_errors,
+    "bare-lf": sc_bare_lf,
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    ap.add_argument("host", choices=["127.0.0.1", "::1"])
+    ap.add_argument("port", type=int)
+    ap.add_argument("--keylog")
+    a = ap.parse_args()
+    SCENARIOS[a.scenario](a.host, a.port, a.keylog)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# Remake every example capture of smtpdoc from scratch, on loopback only.
+#
+#   sudo examples/make_examples.sh
+#
+# What it does (Debian/Ubuntu, must run as root: port 25, tcpdump, Postfix):
+#   1. apt-get installs what is missing: postfix (installed *unconfigured*; the
+#      system instance is never configured or started), tcpdump, tshark/editcap,
+#      openssl, python3-venv.  A venv with aiosmtpd is made in $LAB/venv.
+#   2. Makes a throwaway self-signed certificate, CN=mail.example.test.
+#   3. Starts a private Postfix instance (its own config and queue under $LAB,
+#      listening on 127.0.0.1:25, :2525 and :465 only, delivering everything to
+#      the "discard" transport: nothing is relayed or stored), then aiosmtpd lab
+#      servers (examples/lab/lab_server.py) on 127.0.0.1:587 and [::1]:25.
+#   4. For each scenario: tcpdump -i lo -U -w ... 'tcp port N', one client
+#      session (examples/lab/lab_client.py or openssl s_client), stop tcpdump,
+#      convert to pcapng.
+#   5. Stops everything it started (also on error: trap).
+#
+# Outputs: examples/*.pcapng (+ .keylog) and tests/data/*.pcapng (+ .keylog).
+# Environment: SMTPDOC_LAB_DIR (default /var/tmp/smtpdoc-lab) for the scratch
+# directory (certificate, Postfix instance, raw captures, venv).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$HERE")
+EX=$HERE
+TD=$REPO/tests/data
+LABSRC=$HERE/lab
+LAB=${SMTPDOC_LAB_DIR:-/var/tmp/smtpdoc-lab}
+PF=$LAB/pf
+PFETC=$PF/etc
+CERT=$LAB/tls/cert.pem
+KEY=$LAB/tls/key.pem
+RAW=$LAB/raw
+PY=$LAB/venv/bin/python
+
+log() { printf '\n== %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (port 25, tcpdump, postfix)"
+
+# ---------------------------------------------------------------- cleanup --
+TCPDUMP_PID=""
+SERVER_PID=""
+postfix_running() { [ -f "$PFETC/main.cf" ] && postfix -c "$PFETC" status >/dev/null 2>&1; }
+postfix_stop() {
+    if postfix_running; then
+        local mpid
+        mpid=$(cat "$PF/spool/pid/master.pid" 2>/dev/null | tr -d ' ' || true)
+        postfix -c "$PFETC" stop >/dev/null 2>&1 || true
+        for _ in $(seq 50); do
+            [ -n "$mpid" ] && kill -0 "$mpid" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+}
+server_stop() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+}
+cleanup() {
+    local rc=$?
+    if [ -n "$TCPDUMP_PID" ]; then
+        kill -INT "$TCPDUMP_PID" 2>/dev/null || true
+        wait "$TCPDUMP_PID" 2>/dev/null || true
+    fi
+    server_stop
+    postfix_stop
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --------------------------------------------------------------- packages --
+need=()
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+for p in postfix tcpdump tshark openssl python3 python3-venv ca-certificates; do
+    installed "$p" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    log "apt-get install ${need[*]}"
+    # Postfix is installed unconfigured: only the private instance below runs.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+command -v editcap >/dev/null || die "editcap missing (package wireshark-common)"
+
+# -------------------------------------------------------------- lab dir ----
+postfix_stop   # a left-over instance of an earlier, interrupted run
+for port in 25 465 587 2525; do
+    if ss -Hltn "( sport = :$port )" | grep -q .; then
+        die "port $port is already in use; stop whatever listens there first"
+    fi
+done
+mkdir -p "$LAB"
+find "$LAB" -mindepth 1 -maxdepth 1 ! -name venv -exec rm -rf {} +
+mkdir -p "$LAB/tls" "$PFETC" "$PF/spool" "$PF/data" "$RAW" "$TD"
+chmod 755 "$LAB"
+
+if ! [ -x "$PY" ] || ! "$PY" -c 'import aiosmtpd' 2>/dev/null; then
+    log "venv with aiosmtpd in $LAB/venv"
+    rm -rf "$LAB/venv"
+    /usr/bin/python3 -m venv "$LAB/venv"
+    "$LAB/venv/bin/pip" install -q aiosmtpd
+fi
+
+log "throwaway certificate CN=mail.example.test"
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
+    -keyout "$KEY" -out "$CERT" -subj '/CN=mail.example.test' \
+    -addext 'subjectAltName=DNS:mail.example.test' 2>/dev/null
+
+# ---------------------------------------------------------------- postfix --
+log "private Postfix instance in $PF"
+cat >"$PFETC/main.cf" <<EOF
+# smtpdoc lab instance: loopback only, never relays, never stores mail.
+compatibility_level = 3.6
+queue_directory = $PF/spool
+data_directory = $PF/data
+maillog_file = $PF/maillog
+myhostname = mail.example.test
+mydomain = example.test
+myorigin = example.test
+mydestination = example.test, localhost
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost =
+default_transport = discard:no relaying in the smtpdoc lab
+relay_transport = discard:no relaying in the smtpdoc lab
+local_transport = discard:smtpdoc lab mailbox
+local_recipient_maps = inline:{alice=ok, bob=ok, carol=ok, postmaster=ok}
+alias_maps =
+alias_database =
+smtpd_relay_restrictions = reject_unauth_destination
+smtpd_banner = \$myhostname ESMTP \$mail_name
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = $CERT
+smtpd_tls_key_file = $KEY
+smtpd_tls_loglevel = 1
+message_size_limit = 35882577
+smtputf8_enable = yes
+biff = no
+EOF
+cp /etc/postfix/master.cf.proto "$PFETC/master.cf"
+postconf -c "$PFETC" -F '*/*/chroot = n'
+postconf -c "$PFETC" -MX smtp/inet
+postconf -c "$PFETC" -M \
+    '25/inet = 25 inet n - n - - smtpd' \
+    '2525/inet = 2525 inet n - n - - smtpd' \
+    '465/inet = 465 inet n - n - - smtpd -o smtpd_tls_wrappermode=yes'
+chown postfix: "$PF/data"
+
+# ---------------------------------------------------------------- helpers --
+wait_listen() {  # addr port   (addr as ss prints it: 127.0.0.1 or [::1])
+    for _ in $(seq 100); do
+        ss -Hltn "( sport = :$2 )" | grep -qF "$1:$2" && return 0
+        sleep 0.1
+    done
+    die "nothing listening on $1:$2"
+}
+
+cap_start() {  # name bpf-filter
+    local name=$1 filter=$2
+    rm -f "$RAW/$name.pcap" "$RAW/$name.err"
+    # --immediate-mode: without it, TPACKET_V3 hands packets to tcpdump only
+    # when a ring block fills or its 1 s timeout expires, and packets still in
+    # the ring at SIGINT are lost (a short session then yields 0 packets).
+    tcpdump -i lo -U --immediate-mode -Z root -w "$RAW/$name.pcap" "$filter" 2>"$RAW/$name.err" &
+    TCPDUMP_PID=$!
+    for _ in $(seq 100); do
+        grep -q 'listening on' "$RAW/$name.err" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    die "tcpdump did not start: $(cat "$RAW/$name.err")"
+}
+
+cap_stop() {  # destination.pcapng
+    sleep 0.5                           # let the last FIN/ACK reach the wire
+    kill -INT "$TCPDUMP_PID"
+    wait "$TCPDUMP_PID" || true
+    TCPDUMP_PID=""
+    if grep -q '^0 packets captured' "$RAW/$(basename "$1" .pcapng).err"; then
+        die "tcpdump captured nothing for $1"
+    fi
+    editcap -F pcapng "$RAW/$(basename "$1" .pcapng).pcap" "$1"
+    printf '   %-45s %3s frames\n' "${1#"$REPO"/}" "$(capinfos -Mc "$1" | awk '/Number of packets/ {print $NF}')" >&2
+}
+
+# Wait until the TCP connection(s) of the scenario are fully closed, so that
+# the capture ends with the final FIN/ACK.  (TIME_WAIT is fine.)
+# run DEST PORT CMD...   capture 'tcp port PORT' while CMD runs
+run() {
+    local dest=$1 port=$2
+    shift 2
+    cap_start "$(basename "$dest" .pcapng)" "tcp port $port"
+    "$@" >"$RAW/$(basename "$dest" .pcapng).client.log" 2>&1 || {
+        cat "$RAW/$(basename "$dest" .pcapng).client.log" >&2
+        die "client failed for $dest"
+    }
+    cap_stop "$dest"
+}
+
+client() { "$PY" "$LABSRC/lab_client.py" "$@"; }
+
+# openssl s_client offering only TLS 1.0 (STARTTLS); a refusal is an outcome too.
+old_tls_client() {  # port keylog
+    (printf 'EHLO client.example.test\r\n'; sleep 0.5; printf 'QUIT\r\n'; sleep 0.5) |
+        timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$1" \
+            -name client.example.test -tls1 -cipher 'DEFAULT:@SECLEVEL=0' \
+            -keylogfile "$2" -quiet || true
+}
+
+keyed() {  # keylog-path: fresh key log for one scenario
+    rm -f "$1"
+    echo "$1"
+}
+
+# ------------------------------------------------ scenarios against Postfix --
+log "Postfix scenarios"
+postfix -c "$PFETC" start
+wait_listen 127.0.0.1 25
+wait_listen 127.0.0.1 465
+wait_listen 127.0.0.1 2525
+
+run "$EX/starttls.pcapng" 25 client starttls 127.0.0.1 25 --keylog "$(keyed "$EX/starttls.keylog")"
+editcap --inject-secrets "tls,$EX/starttls.keylog" "$EX/starttls.pcapng" "$EX/starttls-dsb.pcapng"
+run "$EX/plain.pcapng"             25   client plain 127.0.0.1 25
+run "$TD/pipelining.pcapng"        25   client pipelining 127.0.0.1 25
+run "$TD/starttls-split.pcapng"    25   client starttls-split 127.0.0.1 25 --keylog "$(keyed "$TD/starttls-split.keylog")"
+run "$TD/starttls-injection.pcapng" 25  client starttls-injection 127.0.0.1 25 --keylog "$(keyed "$TD/starttls-injection.keylog")"
+run "$TD/implicit-tls-465.pcapng"  465  client implicit 127.0.0.1 465 --keylog "$(keyed "$TD/implicit-tls-465.keylog")"
+run "$TD/smtp-port-2525.pcapng"    2525 client plain 127.0.0.1 2525
+run "$TD/starttls-port-2525.pcapng" 2525 client starttls 127.0.0.1 2525 --keylog "$(keyed "$TD/starttls-port-2525.keylog")"
+run "$TD/tls12.pcapng"             25   client tls12 127.0.0.1 25 --keylog "$(keyed "$TD/tls12.keylog")"
+run "$TD/tls10-accepted.pcapng"    25   old_tls_client 25 "$(keyed "$TD/tls10-accepted.keylog")"
+run "$TD/bdat.pcapng"              25   client bdat 127.0.0.1 25
+run "$TD/errors.pcapng"            25   client errors 127.0.0.1 25
+run "$TD/bare-lf.pcapng"           25   client bare-lf 127.0.0.1 25
+run "$TD/subject-script.pcapng"    25   client subject-script 127.0.0.1 25
+run "$TD/attachment.pcapng"        25   client attachment 127.0.0.1 25
+postfix_stop
+
+# ------------------------------------------------ scenarios against aiosmtpd --
+server() {  # mode host port
+    "$PY" "$LABSRC/lab_server.py" "$1" "$2" "$3" --cert "$CERT" --key "$KEY" \
+        >>"$RAW/lab_server.log" 2>&1 &
+    SERVER_PID=$!
+    if [ "$2" = "::1" ]; then wait_listen "[::1]" "$3"; else wait_listen "$2" "$3"; fi
+}
+
+log "aiosmtpd scenarios"
+server walkthrough ::1 25
+run "$EX/starttls-ipv6.pcapng" 25 client starttls ::1 25 --keylog "$(keyed "$EX/starttls-ipv6.keylog")"
+server_stop
+
+server auth 127.0.0.1 587
+run "$TD/auth-plain-cleartext.pcapng" 587 client auth-plain 127.0.0.1 587
+run "$TD/auth-login-cleartext.pcapng" 587 client auth-login 127.0.0.1 587
+run "$TD/auth-cram-md5.pcapng"        587 client auth-cram-md5 127.0.0.1 587
+run "$TD/auth-failed-535.pcapng"      587 client auth-failed 127.0.0.1 587
+server_stop
+
+server refused 127.0.0.1 587
+run "$TD/starttls-refused.pcapng" 587 client refused 127.0.0.1 587
+server_stop
+
+server masked 127.0.0.1 587
+run "$TD/starttls-masked.pcapng" 587 client no-starttls 127.0.0.1 587
+server_stop
+
+server notls 127.0.0.1 587
+run "$TD/starttls-not-offered.pcapng" 587 client no-starttls 127.0.0.1 587
+server_stop
+
+# Python's server context requires TLS >= 1.2: the TLS 1.0-only client gets an alert.
+server walkthrough 127.0.0.1 587
+run "$TD/tls-alert-old-version.pcapng" 587 old_tls_client 587 "$(keyed "$RAW/tls-alert-old-version.keylog")"
+server_stop
+
+# ------------------------------------------------------- derived captures --
+log "derived captures (cut from examples/plain.pcapng)"
+editcap -F pcapng "$EX/plain.pcapng" "$TD/mid-session.pcapng" 1-5
+tshark -r "$EX/plain.pcapng" -Y 'tcp.srcport == 25' -F pcapng -w "$TD/one-sided.pcapng"
+
+# ----------------------------------------------------------------- checks --
+log "checks"
+bad=0
+for f in "$EX"/*.pcapng "$TD"/*.pcapng; do
+    addrs=$(tshark -r "$f" -T fields -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst |
+        tr '\t' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ')
+    for a in $addrs; do
+        case $a in 127.0.0.1 | ::1) ;; *) echo "NON-LOOPBACK $a in $f" >&2; bad=1 ;; esac
+    done
+done
+[ $bad -eq 0 ] || die "non-loopback address found"
+echo "all captures use loopback addresses only" >&2
+log "done"

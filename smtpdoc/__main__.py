@@ -1,0 +1,3 @@
+from smtpdoc.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""The command line: the only module that reads argv or the environment, or exits.
+
+Exit codes (also in the README):
+  0  explained (possibly with findings)
+  2  usage error (bad option or argument)
+  3  tshark missing or older than 4.0
+  4  the capture cannot be read (missing, empty of packets is fine, not a capture)
+  5  the capture is cut short: what could be read was explained
+  6  tshark failed unexpectedly
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from smtpdoc import __version__, render
+from smtpdoc.errors import SmtpdocError
+from smtpdoc.explain import Settings, explain_capture
+from smtpdoc.render import RenderOptions
+from smtpdoc.tshark import find_tshark
+
+EXIT_CUT_SHORT = 5
+
+EXAMPLES = """
+\b
+Examples:
+  smtpdoc explain examples/starttls.pcapng
+  smtpdoc explain capture.pcapng --format json -o report.json
+  smtpdoc explain capture.pcapng --stream 3 --keylog keys.txt
+"""
+
+
+def _fail(exc: SmtpdocError) -> None:
+    click.echo(f"smtpdoc: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="smtpdoc")
+def main() -> None:
+    """Explain SMTP sessions in packet captures, step by step."""
+
+
+@main.command(epilog=EXAMPLES)
+@click.argument("capture", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["terminal", "json"]),
+    default=None,
+    help="Output format (default: from -o's extension, else terminal).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+@click.option("--stream", type=click.IntRange(min=0), help="Only this TCP stream (tcp.stream).")
+@click.option("--keylog", type=click.Path(exists=True, dir_okay=False), help="TLS key log file for decryption.")
+@click.option("--decode-as", "decode_as", type=click.IntRange(1, 65535), multiple=True, help="Treat this TCP port as SMTP.")
+@click.option("--show-secrets", is_flag=True, help="Show AUTH credentials instead of [redacted].")
+@click.option("--color/--no-color", "colour", default=None, help="Colour (default: when stdout is a terminal).")
+@click.option("--tshark", "tshark_path", envvar="SMTPDOC_TSHARK", help="Path of the tshark binary.")
+def explain(
+    capture: str,
+    fmt: str | None,
+    output: str | None,
+    stream: int | None,
+    keylog: str | None,
+    decode_as: tuple[int, ...],
+    show_secrets: bool,
+    colour: bool | None,
+    tshark_path: str | None,
+) -> None:
+    """Explain every SMTP session in CAPTURE (pcap or pcapng), step by step."""
+    if fmt is None and output:
+        fmt = render.format_for_suffix(Path(output).suffix) or "terminal"
+    fmt = fmt or "terminal"
+    if show_secrets:
+        click.echo("smtpdoc: warning: --show-secrets prints AUTH credentials in clear text.", err=True)
+    settings = Settings(reveal_secrets=show_secrets, stream=stream, keylog=keylog, decode_as=decode_as)
+    try:
+        tshark = find_tshark(tshark_path)
+        report, outcome = explain_capture(capture, tshark, settings)
+        renderer = render.by_name(fmt)
+        if output:
+            with open(output, "w", encoding="utf-8") as out:
+                renderer(report, out, RenderOptions(colour=False, show_secrets=show_secrets))
+        else:
+            use_colour = sys.stdout.isatty() if colour is None else colour
+            renderer(report, sys.stdout, RenderOptions(colour=use_colour, show_secrets=show_secrets))
+    except SmtpdocError as exc:
+        _fail(exc)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    if outcome.warning:
+        click.echo(f"smtpdoc: {outcome.warning}", err=True)
+    if outcome.cut_short:
+        sys.exit(EXIT_CUT_SHORT)

@@ -1,0 +1,232 @@
+"""The plain-language layer: run tshark, rebuild sessions, put the catalog's words on them.
+
+`explain_capture` is the one entry point the CLI needs. It streams: sessions
+are explained and handed on as they finish, so a renderer can write them out
+while tshark is still reading the capture.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from smtpdoc import pdml
+from smtpdoc import tshark as tshark_mod
+from smtpdoc.catalog import Catalog, load_catalog
+from smtpdoc.model import Extension, Finding, Report, Session, Step
+from smtpdoc.session import Demux, Options
+from smtpdoc.tshark import Tshark
+
+_SEVERITY_ORDER = {"critical": 0, "warning": 1, "notice": 2, "info": 3}
+
+
+@dataclass
+class Settings:
+    reveal_secrets: bool = False
+    stream: int | None = None
+    keylog: str | None = None
+    decode_as: Sequence[int] = ()
+    smtp_ports: frozenset[int] = frozenset({25, 587, 465})
+
+
+@dataclass
+class Outcome:
+    """How the tshark pass ended; filled when the session iterator is exhausted."""
+
+    frames: int = 0
+    cut_short: bool = False
+    warning: str | None = None
+    sessions: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def explain_capture(capture: str, tshark: Tshark, settings: Settings) -> tuple[Report, Outcome]:
+    """A Report whose `sessions` is a lazy iterator; `Outcome` is complete once it is consumed."""
+    catalog = load_catalog()
+    outcome = Outcome()
+    report = Report(capture=capture, tshark_version=tshark.version_text, sessions=[])
+    report.filter_title, report.filter_explanation = catalog.filter_intro
+    report.sessions = _sessions(capture, tshark, settings, catalog, outcome, report)  # type: ignore[assignment]
+    return report, outcome
+
+
+def _decode_as(ports: Sequence[int]) -> list[str]:
+    return [f"tcp.port=={port},smtp" for port in ports]
+
+
+def _sessions(
+    capture: str, tshark: Tshark, settings: Settings, catalog: Catalog, outcome: Outcome, report: Report
+) -> Iterator[Session]:
+    ports = settings.smtp_ports | frozenset(settings.decode_as)
+    options = Options(reveal_secrets=settings.reveal_secrets, smtp_ports=ports)
+    demux = Demux(options)
+    display_filter = pdml.DISPLAY_FILTER
+    if settings.stream is not None:
+        display_filter = f"tcp.stream == {settings.stream} && ({display_filter})"
+    args = pdml.tshark_args(
+        capture, decode_as=_decode_as(settings.decode_as), keylog=settings.keylog, display_filter=display_filter
+    )
+    with tshark_mod.stream(tshark, args) as (stdout, result):
+        try:
+            for packet in pdml.read_packets(stdout):
+                outcome.frames += 1
+                for session in demux.feed(packet):
+                    outcome.sessions += 1
+                    yield explain_session(session, catalog)
+        except pdml.PdmlError as exc:
+            outcome.warning = f"tshark's output ended early ({exc})"
+    tshark_mod.check(result, capture)
+    if result.cut_short:
+        outcome.cut_short = True
+        outcome.warning = f"'{capture}' is cut short: {result.message()}; explained what could be read"
+    for session in demux.close():
+        outcome.sessions += 1
+        yield explain_session(session, catalog)
+    if outcome.sessions == 0:
+        detail = "no packets" if outcome.frames == 0 else f"{outcome.frames} TCP frames, none of them SMTP"
+        report.findings.append(_finding(Finding(name="no_smtp", frames=[], detail=detail), catalog))
+
+
+# -- words ---------------------------------------------------------------------------------
+class _Facts(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+_OPTIONAL = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
+
+
+def _fill(template: str, facts: dict[str, Any]) -> str:
+    """Fill a catalog template; a `[[...]]` part is dropped when a value it names is unknown."""
+    values = _Facts({k: v for k, v in facts.items() if v is not None and v != "" and v != []})
+    formatter = string.Formatter()
+
+    def optional(match: re.Match[str]) -> str:
+        names = [field for _, field, _, _ in formatter.parse(match[1]) if field]
+        return match[1] if all(name in values for name in names) else ""
+
+    try:
+        return formatter.vformat(_OPTIONAL.sub(optional, template), (), values)
+    except (ValueError, IndexError, KeyError, AttributeError):
+        return template
+
+
+def human_size(size: int) -> str:
+    units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+    value = float(size)
+    unit = 0
+    while value >= 1024 and unit < len(units) - 1:
+        value /= 1024
+        unit += 1
+    return f"{size} bytes" if unit == 0 else f"{value:.1f} {units[unit]}"
+
+
+def _extension(ext: Extension, catalog: Catalog) -> Extension:
+    keyword = ext.keyword.upper()
+    info = catalog.extension(keyword)
+    if not info.known and keyword.startswith("AUTH="):
+        info = catalog.extension("AUTH=LOGIN")
+    ext.meaning = info.meaning
+    ext.rfc = info.rfc
+    ext.registered = info.registered
+    params = ext.params
+    if keyword == "SIZE":
+        if params.isdigit() and int(params) > 0:
+            ext.human = f"messages up to {human_size(int(params))} ({int(params):,} bytes)"
+        else:
+            ext.human = "the server announces no fixed size limit"
+    elif keyword == "AUTH" or keyword.startswith("AUTH="):
+        mechs = params.split() + ([keyword.partition("=")[2]] if "=" in keyword else [])
+        ext.human = "login methods: " + ", ".join(
+            f"{m} ({catalog.mechanism(m).title})" for m in mechs if m
+        )
+    elif params:
+        ext.human = params
+    return ext
+
+
+def _finding(found: Finding, catalog: Catalog) -> Finding:
+    info = catalog.finding(found.name)
+    found.severity = info.severity
+    found.title = info.title
+    found.explanation = info.explanation
+    found.rfc = info.rfc
+    return found
+
+
+def _step_facts(step: Step, session: Session, catalog: Catalog) -> dict[str, Any]:
+    facts = dict(step.facts)
+    if step.name in ("ehlo_reply", "starttls_reply", "greeting") and step.reply is not None:
+        facts.setdefault("code", step.reply.code)
+        facts.setdefault("text", " ".join(step.reply.lines))
+    if step.name == "tls_handshake":
+        version = facts.get("version")
+        cipher = facts.get("cipher")
+        facts["version"] = catalog.tls_version(version) if isinstance(version, int) else None
+        facts["cipher"] = catalog.cipher_suite(cipher)[0] if isinstance(cipher, int) else None
+    if step.name == "auth":
+        facts["mechanism"] = facts.get("mechanism") or "?"
+    if step.name == "message" and isinstance(facts.get("size"), int):
+        facts["size"] = human_size(facts["size"])
+    if step.name == "encrypted":
+        facts["duration"] = f"{facts.get('duration', 0)} s"
+    return facts
+
+
+def explain_session(session: Session, catalog: Catalog) -> Session:
+    for step in session.steps:
+        info = catalog.step(step.name)
+        step.number = info.number
+        step.title = info.title
+        step.rfc = info.rfc
+        step.explanation = info.explanation
+        step.summary = _fill(info.summary, _step_facts(step, session, catalog))
+        if step.name == "command":
+            verb = str(step.facts.get("verb") or "")
+            if verb:
+                command = catalog.command(verb)
+                step.explanation = f"{command.title}: {command.explanation}"
+                step.rfc = command.rfc
+        if step.reply is not None:
+            step.reply.meaning = catalog.reply(step.reply.code).title
+            enhanced = catalog.enhanced(step.reply.enhanced) if step.reply.enhanced else None
+            if enhanced is not None:
+                detail = enhanced.detail or enhanced.subject
+                step.reply.meaning += f"; {step.reply.enhanced}: {detail}"
+    for ext in session.extensions:
+        _extension(ext, catalog)
+    for ext in session.inner_extensions or []:
+        _extension(ext, catalog)
+    for found in session.findings:
+        _finding(found, catalog)
+        if found.name == "error_reply" and found.detail:
+            code = found.detail.split(" ", 1)[0]
+            if code.isdigit():
+                found.explanation = f"{catalog.reply(int(code)).title}. {found.explanation}"
+    session.findings.sort(key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.frames[:1] or [0]))
+    if session.tls is not None:
+        _tls_words(session, catalog)
+    return session
+
+
+def _tls_words(session: Session, catalog: Catalog) -> None:
+    tls = session.tls
+    assert tls is not None
+    if tls.server_hello:
+        version = tls.server_hello.get("version")
+        cipher = tls.server_hello.get("cipher")
+        if isinstance(version, int):
+            tls.server_hello["version_name"] = catalog.tls_version(version)
+        if isinstance(cipher, int):
+            name, words = catalog.cipher_suite(cipher)
+            tls.server_hello["cipher_name"] = name
+            tls.server_hello["cipher_words"] = words
+    if tls.client_hello:
+        tls.client_hello["version_names"] = [catalog.tls_version(v) for v in tls.client_hello.get("versions", [])]
+    for alert in tls.alerts:
+        name, words = catalog.tls_alert(int(alert["description"]))
+        alert["name"] = name
+        alert["words"] = words

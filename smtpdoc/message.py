@@ -1,0 +1,66 @@
+"""A message seen in DATA or BDAT, summarised with the standard library's email parser."""
+
+from __future__ import annotations
+
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from smtpdoc.model import Message
+
+# Header → our key. Zeek's smtp.log uses the same idea (from, to, cc, ...).
+_HEADERS = {
+    "from": "from",
+    "to": "to",
+    "cc": "cc",
+    "reply-to": "reply_to",
+    "subject": "subject",
+    "date": "date",
+    "message-id": "message_id",
+    "in-reply-to": "in_reply_to",
+    "user-agent": "user_agent",
+    "x-mailer": "user_agent",
+    "x-originating-ip": "x_originating_ip",
+}
+
+
+def unstuff(data: bytes) -> bytes:
+    """Undo RFC 5321 §4.5.2 dot-stuffing."""
+    if b"\n." not in data and not data.startswith(b"."):
+        return data
+    lines = data.split(b"\n")
+    return b"\n".join(line[1:] if line.startswith(b".") else line for line in lines)
+
+
+def summarise(data: bytes, size: int, truncated: bool) -> Message:
+    parsed = BytesParser(policy=policy.compat32).parsebytes(data)
+    headers: dict[str, str] = {}
+    for name, key in _HEADERS.items():
+        values = parsed.get_all(name)
+        if values and key not in headers:
+            headers[key] = ", ".join(_clean(str(v)) for v in values)
+    return Message(size=size, headers=headers, attachments=_attachments(data), truncated=truncated)
+
+
+def _clean(value: str) -> str:
+    # compat32 keeps folded headers with their CRLF; unfold them.
+    return " ".join(value.split())
+
+
+def _attachments(data: bytes) -> list[dict[str, str]]:
+    try:
+        parsed = BytesParser(policy=policy.default).parsebytes(data)
+    except Exception:  # noqa: BLE001 - a broken MIME structure is capture content, not our bug
+        return []
+    if not isinstance(parsed, EmailMessage) or not parsed.is_multipart():
+        return []
+    found = []
+    for part in parsed.walk():
+        try:
+            name = part.get_filename()
+        except Exception:  # noqa: BLE001
+            name = None
+        disposition = part.get_content_disposition()
+        if name or disposition == "attachment":
+            found.append({"name": name or "(unnamed)", "type": part.get_content_type()})
+    return found

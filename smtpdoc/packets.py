@@ -1,0 +1,110 @@
+"""Packet events: what the PDML reader hands to the session machine.
+
+These are deliberately small and free of tshark vocabulary: the reader
+(`smtpdoc.pdml`) alone knows field names, the machine (`smtpdoc.session`)
+only sees these frozen records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# TCP flag bits, as on the wire.
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10
+
+# TLS record content types (RFC 8446 §5.1).
+CHANGE_CIPHER_SPEC = 20
+ALERT = 21
+HANDSHAKE = 22
+APPLICATION_DATA = 23
+
+
+@dataclass(frozen=True, slots=True)
+class ClientHello:
+    sni: str | None
+    versions: tuple[int, ...]  # supported_versions if sent, else the legacy version
+    cipher_count: int
+    alpn: tuple[str, ...] = ()
+    session_resumption: bool = False  # non-empty session id / ticket / PSK offered
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHello:
+    version: int  # the negotiated version (supported_versions wins over legacy)
+    cipher: int
+    alpn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    subject: str
+    issuer: str
+    not_before: str | None = None
+    not_after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    level: int  # 1 warning, 2 fatal
+    description: int
+    encrypted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeMessage:
+    """A handshake message we only name (Finished, KeyExchange, ...)."""
+
+    type: int
+
+
+TlsMessage = ClientHello | ServerHello | Certificate | Alert | HandshakeMessage
+
+
+@dataclass(frozen=True, slots=True)
+class TlsRecord:
+    content_type: int
+    length: int
+    version: int | None = None
+    messages: tuple[TlsMessage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One TCP segment of a conversation, as far as smtpdoc cares."""
+
+    number: int
+    time: float  # seconds since the epoch
+    stream: int
+    src: str
+    dst: str
+    sport: int
+    dport: int
+    flags: int
+    seq: int  # relative sequence number
+    payload: bytes = b""
+    retransmission: bool = False
+    tls: tuple[TlsRecord, ...] = ()
+    # Decrypted application data carried by this frame (TLS with keys), in order.
+    plaintext: bytes | None = None
+    # True when tshark dissected TLS on this frame (the stream is a TLS stream).
+    tls_layer: bool = False
+
+    @property
+    def syn(self) -> bool:
+        return bool(self.flags & SYN)
+
+    @property
+    def ack(self) -> bool:
+        return bool(self.flags & ACK)
+
+    @property
+    def fin(self) -> bool:
+        return bool(self.flags & FIN)
+
+    @property
+    def rst(self) -> bool:
+        return bool(self.flags & RST)

@@ -1,0 +1,265 @@
+"""tshark PDML → packet events. The only module that knows tshark field names.
+
+The XML is parsed incrementally with `lxml.etree.iterparse`; each <packet> is
+turned into a `Packet` and then cleared (with its already-processed siblings),
+so memory stays flat whatever the size of the capture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import IO
+
+from lxml import etree
+
+from smtpdoc.packets import (
+    Alert,
+    Certificate,
+    ClientHello,
+    HandshakeMessage,
+    Packet,
+    ServerHello,
+    TlsMessage,
+    TlsRecord,
+)
+
+# Only these protocols reach the PDML (tshark -J): everything else is pruned.
+PROTOCOLS = ("ip", "ipv6", "tcp", "tls", "smtp")
+# Frames the engine can learn from: payload or connection set-up/tear-down.
+# The third packet of the handshake is a bare ACK: seq 1, ack 1, no payload.
+DISPLAY_FILTER = (
+    "tcp.len > 0 || tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1"
+    " || (tcp.seq == 1 && tcp.ack == 1)"
+)
+
+_HELLO_CLIENT = 1
+_HELLO_SERVER = 2
+_CERTIFICATE = 11
+_EXT_SUPPORTED_VERSIONS = 43
+
+
+def tshark_args(
+    capture: str,
+    *,
+    decode_as: Sequence[str] = (),
+    keylog: str | None = None,
+    display_filter: str = DISPLAY_FILTER,
+) -> list[str]:
+    """The argument list for one PDML pass over `capture`."""
+    args = ["-n", "-r", capture, "-T", "pdml", "-J", " ".join(PROTOCOLS), "-Y", display_filter]
+    for rule in decode_as:
+        args += ["-d", rule]
+    if keylog:
+        args += ["-o", f"tls.keylog_file:{keylog}"]
+    return args
+
+
+def _int(text: str | None, default: int = 0) -> int:
+    if not text:
+        return default
+    try:
+        return int(text, 0)
+    except ValueError:
+        try:
+            return int(text, 16)
+        except ValueError:
+            return default
+
+
+class PdmlError(Exception):
+    """The PDML stream ended in the middle of a packet or is not XML."""
+
+
+def read_packets(stdout: IO[bytes]) -> Iterator[Packet]:
+    """Yield one Packet per TCP <packet> in a PDML stream."""
+    context = etree.iterparse(stdout, events=("end",), tag="packet", huge_tree=True)
+    try:
+        for _event, elem in context:
+            packet = _packet(elem)
+            elem.clear(keep_tail=False)
+            parent = elem.getparent()
+            if parent is not None:
+                while elem.getprevious() is not None:
+                    del parent[0]
+            if packet is not None:
+                yield packet
+    except etree.XMLSyntaxError as exc:
+        # tshark stopped mid-document (killed, file cut short): what we yielded stands.
+        raise PdmlError(str(exc)) from None
+
+
+def _packet(elem: etree._Element) -> Packet | None:
+    number = 0
+    time = 0.0
+    src = dst = ""
+    tcp: dict[str, str] = {}
+    payload = b""
+    retrans = False
+    records: list[TlsRecord] = []
+    tls_layer = False
+    plaintext: list[bytes] = []
+    for proto in elem:
+        name = proto.get("name")
+        if name == "geninfo":
+            for f in proto:
+                fname = f.get("name")
+                if fname == "num":
+                    number = int(f.get("show") or 0)
+                elif fname == "timestamp":
+                    time = float(f.get("value") or 0.0)
+        elif name in ("ip", "ipv6"):
+            # The innermost IP header wins (tunnels): later protos overwrite.
+            prefix = name + "."
+            for f in proto:
+                fname = f.get("name")
+                if fname == prefix + "src":
+                    src = f.get("show") or ""
+                elif fname == prefix + "dst":
+                    dst = f.get("show") or ""
+        elif name == "tcp":
+            for f in proto.iter("field"):
+                fname = f.get("name") or ""
+                if fname == "tcp.payload":
+                    payload = bytes.fromhex(f.get("value") or "")
+                elif fname in ("tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission"):
+                    retrans = True
+                elif fname in _TCP_FIELDS and fname not in tcp:
+                    tcp[fname] = f.get("show") or ""
+        elif name == "tls":
+            tls_layer = True
+            for f in proto.iter("field"):
+                if f.get("name") == "tls.record":
+                    records.append(_record(f))
+        elif name == "smtp" and tls_layer:
+            plaintext.append(_smtp_bytes(proto))
+    if "tcp.stream" not in tcp:
+        return None
+    return Packet(
+        number=number,
+        time=time,
+        stream=int(tcp["tcp.stream"]),
+        src=src,
+        dst=dst,
+        sport=int(tcp.get("tcp.srcport", "0")),
+        dport=int(tcp.get("tcp.dstport", "0")),
+        flags=_int(tcp.get("tcp.flags")),
+        seq=int(tcp.get("tcp.seq", "0")),
+        payload=payload,
+        retransmission=retrans,
+        tls=tuple(records),
+        plaintext=b"".join(plaintext) if plaintext else None,
+        tls_layer=tls_layer,
+    )
+
+
+_TCP_FIELDS = frozenset({"tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq"})
+
+
+def _smtp_bytes(proto: etree._Element) -> bytes:
+    """The decrypted SMTP bytes tshark dissected in this <proto name="smtp">."""
+    out = []
+    for f in proto:
+        value = f.get("value")
+        if value:
+            out.append(bytes.fromhex(value))
+    return b"".join(out)
+
+
+def _record(rec: etree._Element) -> TlsRecord:
+    content_type = 0
+    length = 0
+    version: int | None = None
+    messages: list[TlsMessage] = []
+    for f in rec:
+        fname = f.get("name")
+        if fname == "tls.record.content_type" or fname == "tls.record.opaque_type":
+            if not content_type or fname == "tls.record.opaque_type":
+                content_type = _int(f.get("show"))
+        elif fname == "tls.record.length":
+            length = _int(f.get("show"))
+        elif fname == "tls.record.version":
+            version = _int(f.get("show"))
+        elif fname == "tls.handshake":
+            msg = _handshake(f)
+            if msg is not None:
+                messages.append(msg)
+        elif fname == "tls.alert_message":
+            messages.append(_alert(f))
+    return TlsRecord(content_type=content_type, length=length, version=version, messages=tuple(messages))
+
+
+def _alert(f: etree._Element) -> Alert:
+    level = desc = 0
+    for child in f.iter("field"):
+        cname = child.get("name")
+        if cname == "tls.alert_message.level":
+            level = _int(child.get("show"))
+        elif cname == "tls.alert_message.desc":
+            desc = _int(child.get("show"))
+    return Alert(level=level, description=desc, encrypted=level == 0)
+
+
+def _handshake(hs: etree._Element) -> TlsMessage | None:
+    fields: dict[str, list[str]] = {}
+    subtree_cert: etree._Element | None = None
+    for f in hs.iter("field"):
+        fname = f.get("name") or ""
+        if fname == "tls.handshake.certificate" and subtree_cert is None:
+            subtree_cert = f
+        fields.setdefault(fname, []).append(f.get("show") or "")
+    htype = _int((fields.get("tls.handshake.type") or [""])[0], -1)
+    if htype < 0:
+        return None
+    versions = tuple(_int(v) for v in fields.get("tls.handshake.extensions.supported_version", []))
+    legacy = _int((fields.get("tls.handshake.version") or [""])[0])
+    alpn = tuple(fields.get("tls.handshake.extensions_alpn_str", []))
+    if htype == _HELLO_CLIENT:
+        sni = (fields.get("tls.handshake.extensions_server_name") or [None])[0]
+        session_id_len = _int((fields.get("tls.handshake.session_id_length") or [""])[0])
+        ext_types = {_int(t) for t in fields.get("tls.handshake.extension.type", [])}
+        resumption = session_id_len > 0 and 41 in ext_types or 41 in ext_types
+        return ClientHello(
+            sni=sni,
+            versions=versions or ((legacy,) if legacy else ()),
+            cipher_count=len(fields.get("tls.handshake.ciphersuite", [])),
+            alpn=alpn,
+            session_resumption=resumption,
+        )
+    if htype == _HELLO_SERVER:
+        return ServerHello(
+            version=versions[0] if versions else legacy,
+            cipher=_int((fields.get("tls.handshake.ciphersuite") or [""])[0]),
+            alpn=alpn[0] if alpn else None,
+        )
+    if htype == _CERTIFICATE and subtree_cert is not None:
+        return _certificate(subtree_cert)
+    return HandshakeMessage(type=htype)
+
+
+def _certificate(cert: etree._Element) -> Certificate:
+    subject = issuer = ""
+    times: list[str] = []
+    for f in cert.iter("field"):
+        fname = f.get("name")
+        if fname == "x509af.subject" and not subject:
+            subject = _rdn(f)
+        elif fname == "x509af.issuer" and not issuer:
+            issuer = _rdn(f)
+        elif fname in ("x509af.utcTime", "x509af.generalizedTime") and len(times) < 2:
+            times.append(f.get("show") or "")
+    return Certificate(
+        subject=subject,
+        issuer=issuer,
+        not_before=times[0] if times else None,
+        not_after=times[1] if len(times) > 1 else None,
+    )
+
+
+def _rdn(f: etree._Element) -> str:
+    for child in f.iter("field"):
+        if child.get("name") == "x509if.rdnSequence":
+            show = child.get("show") or ""
+            # "rdnSequence: 1 item (id-at-commonName=mail.example.test)"
+            start, end = show.find("("), show.rfind(")")
+            return show[start + 1 : end] if 0 <= start < end else show
+    return f.get("show") or ""

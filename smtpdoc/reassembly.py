@@ -1,0 +1,140 @@
+"""One direction of a TCP conversation as a byte stream that remembers its frames.
+
+Segments are placed by relative sequence number: retransmitted bytes are
+dropped, out-of-order segments wait for the hole to fill, and a hole that never
+fills becomes a recorded gap. Every byte keeps the frame it arrived in, so a
+command or reply rebuilt from the stream knows its frame numbers.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+# How many segments may wait behind a hole before we give up on it.
+_MAX_PENDING = 32
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Bytes taken from the stream, with where they came from."""
+
+    data: bytes
+    frames: list[int]
+    time: float  # capture time of the first byte's frame
+
+
+@dataclass(slots=True)
+class _Span:
+    end: int  # absolute stream offset one past the span's last byte
+    frame: int
+    time: float
+
+
+@dataclass(slots=True)
+class Gap:
+    frame: int  # the first frame after the hole
+    size: int  # bytes missing
+
+
+@dataclass
+class ByteStream:
+    next_seq: int | None = None
+    buffer: bytearray = field(default_factory=bytearray)
+    consumed: int = 0  # absolute offset of buffer[0]
+    total: int = 0  # bytes accepted so far
+    _spans: deque[_Span] = field(default_factory=deque)
+    _pending: dict[int, tuple[bytes, int, float]] = field(default_factory=dict)
+    gaps: list[Gap] = field(default_factory=list)
+    frames: list[int] = field(default_factory=list)  # frames that carried new bytes
+
+    def start_at(self, seq: int) -> None:
+        """The next byte expected has this sequence number (after a SYN: 1)."""
+        if self.next_seq is None:
+            self.next_seq = seq
+
+    def add(self, seq: int, payload: bytes, frame: int, time: float) -> bool:
+        """Accept a segment; True when new bytes became readable."""
+        if not payload:
+            return False
+        if self.next_seq is None:
+            self.next_seq = seq
+        if seq > self.next_seq:
+            self._pending[seq] = (payload, frame, time)
+            if len(self._pending) > _MAX_PENDING:
+                return self.skip_hole()
+            return False
+        grew = self._append(seq, payload, frame, time)
+        return self._drain() or grew
+
+    def skip_hole(self) -> bool:
+        """Give up waiting: jump to the lowest waiting segment, recording the gap."""
+        if not self._pending or self.next_seq is None:
+            return False
+        seq = min(self._pending)
+        payload, frame, time = self._pending.pop(seq)
+        self.gaps.append(Gap(frame=frame, size=seq - self.next_seq))
+        self.next_seq = seq
+        self._append(seq, payload, frame, time)
+        self._drain()
+        return True
+
+    def _append(self, seq: int, payload: bytes, frame: int, time: float) -> bool:
+        assert self.next_seq is not None
+        overlap = self.next_seq - seq
+        if overlap >= len(payload):
+            return False  # a pure retransmission
+        fresh = payload[overlap:] if overlap > 0 else payload
+        self.buffer += fresh
+        self.total += len(fresh)
+        self.next_seq += len(fresh)
+        self._spans.append(_Span(end=self.consumed + len(self.buffer), frame=frame, time=time))
+        if not self.frames or self.frames[-1] != frame:
+            self.frames.append(frame)
+        return True
+
+    def _drain(self) -> bool:
+        grew = False
+        while self._pending and self.next_seq is not None:
+            ready = [s for s in self._pending if s <= self.next_seq]
+            if not ready:
+                break
+            for seq in sorted(ready):
+                payload, frame, time = self._pending.pop(seq)
+                grew = self._append(seq, payload, frame, time) or grew
+        return grew
+
+    def find(self, needle: bytes, start: int = 0) -> int:
+        return self.buffer.find(needle, start)
+
+    def __len__(self) -> int:
+        return len(self.buffer)
+
+    def take(self, n: int) -> Chunk:
+        """Consume the first n buffered bytes."""
+        n = min(n, len(self.buffer))
+        data = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        start, end = self.consumed, self.consumed + n
+        frames: list[int] = []
+        time = 0.0
+        for span in self._spans:
+            if span.end <= start:
+                continue
+            if not frames:
+                time = span.time
+            if not frames or frames[-1] != span.frame:
+                frames.append(span.frame)
+            if span.end >= end:
+                break
+        self.consumed = end
+        while self._spans and self._spans[0].end <= end:
+            self._spans.popleft()
+        return Chunk(data=data, frames=frames, time=time)
+
+    def peek_frame(self) -> int | None:
+        """The frame holding the first unread byte."""
+        for span in self._spans:
+            if span.end > self.consumed:
+                return span.frame
+        return None

@@ -1,0 +1,586 @@
+"""The sans-IO session machine: packet events of one TCP stream → a Session.
+
+Theory of operation
+-------------------
+A `SessionMachine` is fed the `Packet`s of one TCP stream in capture order
+and never does I/O. It rebuilds both byte streams (client → server and
+server → client) from TCP sequence numbers, so SMTP lines are cut from the
+bytes themselves rather than from tshark's SMTP fields (which mis-read a
+split STARTTLS, pipelined commands and BDAT). Complete lines drive a
+`Dialogue` (smtpdoc.dialogue); every reply answers the oldest command still
+waiting, which is also what RFC 2920 pipelining requires.
+
+After "220" answers STARTTLS, or from the first byte on an implicit-TLS port,
+the stream is TLS. Records then come from tshark's TLS dissection
+(`Packet.tls`) and are sorted into the TLS handshake or the encrypted phase
+by `_TLS_RULES`; decrypted bytes, when tshark had keys, feed a second, inner
+dialogue whose steps are marked `inside_tls`.
+
+Surprises are never raised: they become findings, named data with frames.
+The machine fills the model's structure; the words come from the catalog
+later (smtpdoc.explain). `Demux` hands packets of many streams to their
+machines and releases each finished session in capture order, so memory
+does not grow with the number of sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from smtpdoc import smtp_text
+from smtpdoc.dialogue import Dialogue, Mode, Side
+from smtpdoc.model import Endpoint, Finding, Session, Step, TlsSummary
+from smtpdoc.packets import (
+    ALERT,
+    APPLICATION_DATA,
+    CHANGE_CIPHER_SPEC,
+    HANDSHAKE,
+    Alert,
+    Certificate,
+    ClientHello,
+    Packet,
+    ServerHello,
+)
+from smtpdoc.reassembly import ByteStream, Chunk
+
+SMTP_PORTS = frozenset({25, 587, 465})
+IMPLICIT_TLS_PORTS = frozenset({465})
+TLS13 = 0x0304
+TLS12 = 0x0303
+_CLOSE_NOTIFY = 0
+
+
+@dataclass
+class _Handshake:
+    syn: Packet | None = None
+    synack: Packet | None = None
+    ack: Packet | None = None
+
+
+@dataclass
+class _Tls:
+    version: int | None = None
+    ccs: set[Side] = field(default_factory=set)
+    finished: set[Side] = field(default_factory=set)
+    established: bool = False
+    handshake: Step | None = None
+    encrypted: Step | None = None
+    client_stream: ByteStream = field(default_factory=ByteStream)
+    server_stream: ByteStream = field(default_factory=ByteStream)
+
+
+@dataclass
+class Options:
+    reveal_secrets: bool = False
+    smtp_ports: frozenset[int] = SMTP_PORTS
+    implicit_tls_ports: frozenset[int] = IMPLICIT_TLS_PORTS
+
+
+class SessionMachine:
+    def __init__(self, stream: int, options: Options | None = None) -> None:
+        self.options = options or Options()
+        self.reveal_secrets = self.options.reveal_secrets
+        self.stream = stream
+        self.session: Session = Session(
+            index=0,
+            stream=stream,
+            client=Endpoint("", 0),
+            server=Endpoint("", 0),
+            start=0.0,
+            first_frame=0,
+            last_frame=0,
+        )
+        self.started = False
+        self.client_addr: tuple[str, int] | None = None
+        self.outer = Dialogue(self, inside_tls=False)
+        self.inner: Dialogue | None = None
+        self.handshake = _Handshake()
+        self.tls: _Tls | None = None
+        self.tls_active = False
+        self.starttls_requested = False
+        self.fins: set[Side] = set()
+        self.reset = False
+        self.close_step: Step | None = None
+        self.handshake_step: Step | None = None
+        self.seen: dict[Side, int] = {Side.CLIENT: 0, Side.SERVER: 0}
+        self.payload_seen: dict[Side, int] = {Side.CLIENT: 0, Side.SERVER: 0}
+        self.not_smtp_seen = False
+        self._findings: dict[tuple[str, str], Finding] = {}
+        self.last_time = 0.0
+
+    # -- helpers used by the dialogue ----------------------------------------------------
+    def rel(self, time: float) -> float:
+        return round(max(0.0, time - self.session.start), 6)
+
+    def step(
+        self,
+        name: str,
+        frames: list[int],
+        time: float,
+        side: Side,
+        lines: list[str] | None = None,
+        facts: dict[str, object] | None = None,
+    ) -> Step:
+        step = Step(
+            name=name,
+            frames=list(frames),
+            time=time,
+            direction=side.value,
+            lines=lines or [],
+            facts=dict(facts or {}),
+            inside_tls=self.inner is not None and self.tls_active and name not in ("tls_handshake", "encrypted", "close"),
+        )
+        self.session.steps.append(step)
+        self._assign(frames, name)
+        return step
+
+    def add_frames(self, step: Step, frames: Iterable[int]) -> None:
+        for frame in frames:
+            if frame not in step.frames:
+                step.frames.append(frame)
+        self._assign(step.frames, step.name)
+
+    def _assign(self, frames: Iterable[int], name: str) -> None:
+        for frame in frames:
+            self.session.frame_steps.setdefault(frame, name)
+
+    def finding(self, name: str, frames: list[int], detail: str = "") -> None:
+        key = (name, detail) if name in ("error_reply",) else (name, "")
+        existing = self._findings.get(key)
+        if existing is not None:
+            for frame in frames:
+                if frame not in existing.frames:
+                    existing.frames.append(frame)
+            return
+        found = Finding(name=name, frames=list(frames), detail=detail)
+        self._findings[key] = found
+        self.session.findings.append(found)
+
+    def check_line(self, chunk: Chunk, limit: int, kind: str) -> None:
+        if len(chunk.data) > limit:
+            self.finding("line_too_long", chunk.frames, f"{kind} line of {len(chunk.data)} bytes (limit {limit})")
+        problem = smtp_text.line_ending_problem(chunk.data)
+        if problem:
+            self.finding("bare_line_ending", chunk.frames, f"{problem} in a {kind} line")
+
+    def check_text(self, chunk: Chunk, data: bytes) -> None:
+        """Message text: bare CR/LF and over-long lines."""
+        for line in data.split(b"\n"):
+            if len(line) + 1 > smtp_text.MAX_TEXT_LINE:
+                self.finding("line_too_long", chunk.frames, f"message line of {len(line) + 1} bytes (limit 1000)")
+                break
+        stripped = data.replace(b"\r\n", b"")
+        if b"\n" in stripped or b"\r" in stripped:
+            kind = "bare LF" if b"\n" in stripped else "bare CR"
+            self.finding("bare_line_ending", chunk.frames, f"{kind} in the message")
+
+    def not_smtp(self, chunk: Chunk, side: Side) -> None:
+        if not self.not_smtp_seen:
+            self.not_smtp_seen = True
+            sample = smtp_text.text(chunk.data[:40]).strip()
+            self.finding("not_smtp", chunk.frames, f"{side.value} sent {sample!r}")
+
+    def server_silent(self) -> bool:
+        return self.payload_seen[Side.SERVER] == 0
+
+    def gap_in(self, frames: list[int]) -> bool:
+        gaps = {g.frame for g in self.outer.client.gaps}
+        return any(frame in gaps for frame in frames)
+
+    # -- feeding -------------------------------------------------------------------------
+    def feed(self, packet: Packet) -> None:
+        if not self.started:
+            self._start(packet)
+        side = self._side(packet)
+        self.seen[side] += 1
+        self.session.last_frame = packet.number
+        self.last_time = packet.time
+        self._tcp_flags(packet, side)
+        if packet.payload:
+            self.payload_seen[side] += 1
+        if self.tls is not None:
+            self._tls_packet(packet, side)
+        elif packet.payload:
+            stream = self.outer.client if side is Side.CLIENT else self.outer.server
+            if packet.syn:
+                stream.start_at(packet.seq + 1)
+            if stream.add(packet.seq, packet.payload, packet.number, packet.time):
+                if self._looks_like_tls(packet, side):
+                    self.start_tls(implicit=True)
+                    self._tls_packet(packet, side, already_added=True)
+                else:
+                    self.outer.pump()
+                    if self.tls is not None:
+                        self._tls_leftover()
+
+    def _start(self, packet: Packet) -> None:
+        self.started = True
+        self.session.start = packet.time
+        self.session.first_frame = packet.number
+        ports = self.options.smtp_ports
+        if packet.syn and not packet.ack:
+            client = (packet.src, packet.sport)
+        elif packet.syn and packet.ack:
+            client = (packet.dst, packet.dport)
+        elif packet.dport in ports and packet.sport not in ports:
+            client = (packet.src, packet.sport)
+        elif packet.sport in ports and packet.dport not in ports:
+            client = (packet.dst, packet.dport)
+        elif packet.payload[:3].isdigit():
+            client = (packet.dst, packet.dport)  # the server speaks first: "220 ..."
+        else:
+            client = (packet.src, packet.sport)
+        self.client_addr = client
+        if client == (packet.src, packet.sport):
+            self.session.client = Endpoint(packet.src, packet.sport)
+            self.session.server = Endpoint(packet.dst, packet.dport)
+        else:
+            self.session.client = Endpoint(packet.dst, packet.dport)
+            self.session.server = Endpoint(packet.src, packet.sport)
+
+    def _side(self, packet: Packet) -> Side:
+        return Side.CLIENT if (packet.src, packet.sport) == self.client_addr else Side.SERVER
+
+    def _looks_like_tls(self, packet: Packet, side: Side) -> bool:
+        if self.outer.greeted or self.outer.commands:
+            return False
+        if packet.tls or packet.tls_layer:
+            return True
+        return self.session.server.port in self.options.implicit_tls_ports and packet.payload[:1] == b"\x16"
+
+    # -- TCP -----------------------------------------------------------------------------
+    def _tcp_flags(self, packet: Packet, side: Side) -> None:
+        hs = self.handshake
+        if packet.syn and not packet.ack and hs.syn is None:
+            hs.syn = packet
+            self._handshake_step(packet)
+        elif packet.syn and packet.ack and hs.synack is None:
+            hs.synack = packet
+            self._handshake_step(packet)
+        elif (
+            side is Side.CLIENT
+            and hs.synack is not None
+            and hs.ack is None
+            and packet.ack
+            and not (packet.syn or packet.fin or packet.rst)
+            and not packet.payload
+        ):
+            hs.ack = packet
+            self._handshake_step(packet)
+        if packet.fin or packet.rst:
+            if packet.fin:
+                self.fins.add(side)
+            if packet.rst:
+                self.reset = True
+            how = "RST" if self.reset else "FIN"
+            if self.close_step is None:
+                self.close_step = self.step("close", [packet.number], self.rel(packet.time), side, facts={"how": how, "by": side.value})
+            else:
+                self.add_frames(self.close_step, [packet.number])
+                self.close_step.facts["how"] = how
+                self.close_step.direction = "both"
+
+    def _handshake_step(self, packet: Packet) -> None:
+        hs = self.handshake
+        if self.handshake_step is None:
+            self.handshake_step = self.step("tcp_handshake", [packet.number], self.rel(packet.time), Side.CLIENT)
+        else:
+            self.add_frames(self.handshake_step, [packet.number])
+        facts = self.handshake_step.facts
+        facts["client"] = str(self.session.client)
+        facts["server"] = str(self.session.server)
+        if hs.syn is not None and hs.ack is not None:
+            facts["rtt_ms"] = round((hs.ack.time - hs.syn.time) * 1000, 3)
+        elif hs.syn is not None and hs.synack is not None:
+            facts["rtt_ms"] = round((hs.synack.time - hs.syn.time) * 1000, 3)
+        self.handshake_step.direction = "both"
+
+    @property
+    def closed(self) -> bool:
+        return self.reset or len(self.fins) == 2
+
+    # -- TLS -----------------------------------------------------------------------------
+    def start_tls(self, implicit: bool) -> None:
+        self.tls = _Tls()
+        self.tls_active = True
+        self.outer.mode = Mode.TLS
+        self.session.tls = TlsSummary(implicit=implicit)
+        if implicit:
+            self.finding("implicit_tls", [], f"port {self.session.server.port}")
+
+    def _tls_leftover(self) -> None:
+        """Bytes read past the STARTTLS reply belong to TLS: hand them over."""
+        for side, stream in ((Side.CLIENT, self.outer.client), (Side.SERVER, self.outer.server)):
+            if len(stream):
+                chunk = stream.take(len(stream))
+                self._count(side, len(chunk.data))
+
+    def _tls_packet(self, packet: Packet, side: Side, already_added: bool = False) -> None:
+        assert self.tls is not None and self.session.tls is not None
+        if packet.payload:
+            if already_added:
+                stream = self.outer.client if side is Side.CLIENT else self.outer.server
+                fresh = len(stream)
+                stream.take(fresh)
+            else:
+                stream = self.tls.client_stream if side is Side.CLIENT else self.tls.server_stream
+                stream.start_at(packet.seq)
+                before = stream.total
+                stream.add(packet.seq, packet.payload, packet.number, packet.time)
+                fresh = stream.total - before
+                stream.take(len(stream))
+            self._count(side, fresh)
+        for record in packet.tls:
+            self._tls_record(packet, side, record.content_type, record.messages)
+        if packet.payload and not packet.tls and packet.number not in self.session.frame_steps:
+            # Continuation of a record tshark reassembled elsewhere: same phase as before.
+            current = self.tls.encrypted if self.tls.established else self.tls.handshake
+            if current is not None:
+                self.add_frames(current, [packet.number])
+            elif self.tls.handshake is None and not packet.tls_layer:
+                self._tls_step("tls_handshake", packet, side)
+        if packet.plaintext:
+            self._inner(packet, side)
+
+    def _count(self, side: Side, size: int) -> None:
+        assert self.session.tls is not None
+        self.session.tls.bytes[side.value] += size
+
+    def _tls_record(self, packet: Packet, side: Side, ctype: int, messages: tuple[object, ...]) -> None:
+        tls = self.tls
+        summary = self.session.tls
+        assert tls is not None and summary is not None
+        for message in messages:
+            if isinstance(message, ClientHello):
+                summary.client_hello = {
+                    "sni": message.sni,
+                    "versions": list(message.versions),
+                    "alpn": list(message.alpn),
+                    "cipher_count": message.cipher_count,
+                    "frame": packet.number,
+                }
+            elif isinstance(message, ServerHello):
+                tls.version = message.version
+                summary.server_hello = {
+                    "version": message.version,
+                    "cipher": message.cipher,
+                    "alpn": message.alpn,
+                    "frame": packet.number,
+                }
+                if message.version < TLS12:
+                    self.finding("tls_old_version", [packet.number], f"0x{message.version:04x}")
+            elif isinstance(message, Certificate) and summary.certificate is None:
+                summary.certificate = {
+                    "subject": message.subject,
+                    "issuer": message.issuer,
+                    "not_before": message.not_before,
+                    "not_after": message.not_after,
+                    "frame": packet.number,
+                }
+            elif isinstance(message, Alert) and not message.encrypted:
+                summary.alerts.append(
+                    {"level": message.level, "description": message.description, "frame": packet.number, "by": side.value}
+                )
+                if message.description != _CLOSE_NOTIFY:
+                    self.finding("tls_alert", [packet.number], f"alert {message.description}")
+                    if message.level == 2 and not tls.established:
+                        self.finding("tls_handshake_failure", [packet.number], f"fatal alert {message.description}")
+        if ctype == APPLICATION_DATA:
+            summary.records[side.value] += 1
+        phase = self._phase(side, ctype)
+        self._tls_step(phase, packet, side)
+
+    def _phase(self, side: Side, ctype: int) -> str:
+        """Which step a TLS record belongs to; see the module docstring."""
+        tls = self.tls
+        assert tls is not None
+        if tls.established:
+            return "tls_handshake" if ctype == HANDSHAKE else "encrypted"
+        if ctype == CHANGE_CIPHER_SPEC:
+            tls.ccs.add(side)
+        elif ctype == HANDSHAKE and side in tls.ccs:
+            tls.finished.add(side)  # TLS <= 1.2: the encrypted Finished follows CCS
+        elif ctype == APPLICATION_DATA:
+            if tls.version == TLS13:
+                if side is Side.CLIENT:
+                    tls.finished.add(side)  # the client's Finished, protected
+                    self._established()
+                return "tls_handshake"
+            self._established()
+            return "encrypted"
+        elif ctype == ALERT:
+            return "tls_handshake"
+        if len(tls.finished) == 2:
+            self._established()
+        return "tls_handshake"
+
+    def _established(self) -> None:
+        assert self.tls is not None and self.session.tls is not None
+        self.tls.established = True
+        self.session.tls.established = True
+
+    def _tls_step(self, name: str, packet: Packet, side: Side) -> None:
+        tls = self.tls
+        assert tls is not None
+        current = tls.handshake if name == "tls_handshake" else tls.encrypted
+        if current is None:
+            current = self.step(name, [packet.number], self.rel(packet.time), side)
+            if name == "tls_handshake":
+                tls.handshake = current
+            else:
+                tls.encrypted = current
+        else:
+            self.add_frames(current, [packet.number])
+            if current.direction != side.value:
+                current.direction = "both"
+
+    def _inner(self, packet: Packet, side: Side) -> None:
+        assert self.session.tls is not None and packet.plaintext is not None
+        if self.inner is None:
+            self.inner = Dialogue(self, inside_tls=True)
+            self.inner.greeted = True  # the greeting came before TLS
+            self.inner.helo = self.outer.helo
+        self.session.tls.decrypted = True
+        stream = self.inner.client if side is Side.CLIENT else self.inner.server
+        seq = stream.next_seq if stream.next_seq is not None else 0
+        stream.add(seq, packet.plaintext, packet.number, packet.time)
+        self.inner.pump()
+
+    # -- the end -------------------------------------------------------------------------
+    def finish(self) -> Session:
+        """The capture (or this stream) ended: settle what is pending, judge the session."""
+        for stream in (self.outer.client, self.outer.server):
+            while stream.skip_hole():
+                pass
+        self.outer.pump()
+        s = self.session
+        s.duration = round(max(0.0, self.last_time - s.start), 6)
+        for stream in (self.outer.client, self.outer.server):
+            for gap in stream.gaps:
+                self.finding("data_gap", [gap.frame], f"{gap.size} bytes missing")
+        if self.outer.mode is Mode.DATA and self.outer.data_step is not None:
+            self.outer._summarise(self.outer.data_step, truncated=True)
+        if self.tls is not None and self.tls.encrypted is not None and s.tls is not None:
+            enc = self.tls.encrypted
+            enc.facts.update(
+                records=s.tls.records["client"] + s.tls.records["server"],
+                bytes_c2s=s.tls.bytes["client"],
+                bytes_s2c=s.tls.bytes["server"],
+                duration=round(self._duration(enc), 3),
+            )
+        if self.tls is not None and self.tls.handshake is not None and s.tls is not None:
+            hello = s.tls.server_hello or {}
+            client_hello = s.tls.client_hello or {}
+            self.tls.handshake.facts.update(
+                version=hello.get("version"), cipher=hello.get("cipher"), sni=client_hello.get("sni")
+            )
+            if not self.tls.established and self.closed:
+                self.finding("tls_handshake_failure", self.tls.handshake.frames[-1:], "closed before the handshake finished")
+        self._judge()
+        s.steps.sort(key=lambda st: (st.frames[0] if st.frames else 0))
+        return s
+
+    def _duration(self, step: Step) -> float:
+        return self.last_time - (self.session.start + step.time)
+
+    def _judge(self) -> None:
+        """Session-level findings: completeness and STARTTLS hygiene."""
+        s = self.session
+        if self.handshake.syn is None and not self.outer.greeted:
+            s.notes.append("The capture starts after this session began: the handshake and greeting are missing.")
+            self.finding("mid_session", [s.first_frame], "no SYN and no greeting")
+        elif self.handshake.syn is None:
+            s.notes.append("The TCP handshake is not in the capture; the session is seen from its greeting.")
+        if self.seen[Side.CLIENT] == 0 or self.seen[Side.SERVER] == 0:
+            one = "server" if self.seen[Side.CLIENT] == 0 else "client"
+            s.notes.append(f"Only the {one}'s side of this session is in the capture.")
+            self.finding("one_sided", [s.first_frame], f"only {one} → peer packets")
+        if self.tls is not None and self.tls.version is None and s.tls is not None and not s.tls.client_hello:
+            s.notes.append("The TLS handshake is not visible (not captured, or not dissected as TLS).")
+        keywords = [e.keyword.upper() for e in s.extensions]
+        masked = [k for k in keywords if smtp_text.is_masked_starttls(k)]
+        ehlo_reply = next((st for st in s.steps if st.name == "ehlo_reply" and not st.inside_tls), None)
+        mail_steps = [st for st in s.steps if st.name in ("mail_from", "auth") and not st.inside_tls and not self._after_tls(st)]
+        implicit = s.tls is not None and s.tls.implicit
+        if masked and ehlo_reply is not None:
+            self.finding("starttls_masked", ehlo_reply.frames, masked[0])
+        elif ehlo_reply is not None and "STARTTLS" not in keywords and not implicit and ehlo_reply.facts.get("extensions") is not None:
+            if self.starttls_requested:
+                self.finding("starttls_stripped", ehlo_reply.frames, "STARTTLS asked for but not advertised")
+            else:
+                self.finding("starttls_not_offered", ehlo_reply.frames)
+        if "STARTTLS" in keywords and not self.starttls_requested and mail_steps:
+            self.finding("starttls_not_used", [f for st in mail_steps for f in st.frames[:1]])
+        refused = any(f.name == "starttls_refused" for f in s.findings)
+        if refused and mail_steps:
+            self.finding("cleartext_after_refusal", [f for st in mail_steps for f in st.frames[:1]])
+        if self.inner is not None:
+            inner_cmds = [st for st in s.steps if st.inside_tls and st.direction == "client"]
+            if inner_cmds and inner_cmds[0].name != "ehlo":
+                self.finding("no_ehlo_after_tls", inner_cmds[0].frames[:1])
+            if s.inner_extensions and any(e.keyword.upper() == "STARTTLS" for e in s.inner_extensions):
+                inner_reply = next(st for st in s.steps if st.name == "ehlo_reply" and st.inside_tls)
+                self.finding("starttls_after_tls", inner_reply.frames)
+
+    def _after_tls(self, step: Step) -> bool:
+        return self.tls is not None and self.tls.handshake is not None and step.frames[0] > self.tls.handshake.frames[0]
+
+
+class Demux:
+    """Packets of a whole capture → finished Sessions, in order of their first frame."""
+
+    def __init__(self, options: Options | None = None) -> None:
+        self.options = options or Options()
+        self.machines: dict[int, SessionMachine] = {}
+        self.order: list[int] = []  # streams by first frame, not yet released
+        self.done: dict[int, Session] = {}
+        self.closed_streams: set[int] = set()
+        self.index = 0
+
+    def feed(self, packet: Packet) -> Iterator[Session]:
+        machine = self.machines.get(packet.stream)
+        if machine is None:
+            if packet.stream in self.closed_streams:
+                return  # a late retransmission after the close
+            machine = SessionMachine(packet.stream, self.options)
+            self.machines[packet.stream] = machine
+            self.order.append(packet.stream)
+        machine.feed(packet)
+        if machine.closed and self._both_sides_done(machine):
+            self._finish(packet.stream)
+            yield from self._release()
+
+    @staticmethod
+    def _both_sides_done(machine: SessionMachine) -> bool:
+        return machine.reset or (len(machine.fins) == 2 and machine.outer.mode is not Mode.DATA)
+
+    def _finish(self, stream: int) -> None:
+        machine = self.machines.pop(stream)
+        self.closed_streams.add(stream)
+        self.done[stream] = machine.finish()
+
+    def _release(self) -> Iterator[Session]:
+        while self.order and self.order[0] in self.done:
+            session = self.done.pop(self.order.pop(0))
+            if is_smtp(session, self.options):
+                self.index += 1
+                session.index = self.index
+                yield session
+
+    def close(self) -> Iterator[Session]:
+        for stream in list(self.machines):
+            self._finish(stream)
+        yield from self._release()
+
+
+def is_smtp(session: Session, options: Options) -> bool:
+    """Is this stream an SMTP session (port or content), as opposed to other TCP?"""
+    if session.server.port in options.smtp_ports or session.client.port in options.smtp_ports:
+        return True
+    greeting = next((st for st in session.steps if st.name == "greeting"), None)
+    if greeting is not None and greeting.facts.get("code") == 220:
+        return True
+    return any(st.name in ("ehlo", "mail_from") for st in session.steps) and not any(
+        f.name == "not_smtp" for f in session.findings
+    )

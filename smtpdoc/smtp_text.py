@@ -1,0 +1,134 @@
+"""Pure parsing of SMTP lines: commands, replies, EHLO replies, MAIL parameters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# RFC 5321 §4.5.3.1.4 and §4.5.3.1.5, counting the CRLF.
+MAX_COMMAND_LINE = 512
+MAX_REPLY_LINE = 512
+MAX_TEXT_LINE = 1000
+
+_REPLY = re.compile(rb"^([0-9]{3})([ -]?)(.*)$", re.DOTALL)
+_ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?:\s|$)")
+_BRACKETED = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
+_VERB = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{1,15}$")
+_MASKED_STARTTLS = re.compile(r"^X{4,}A$|^XXXXXXXA$", re.IGNORECASE)
+
+
+def text(data: bytes) -> str:
+    """Bytes from the wire as text: UTF-8 where valid, Latin-1 otherwise."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    verb: str  # upper-case
+    argument: str
+    raw: str  # the line as sent, without its line ending
+
+
+def parse_command(line: bytes) -> Command | None:
+    """'mail FROM:<a@b>' → Command('MAIL', 'FROM:<a@b>'); None if it is not a command."""
+    stripped = line.strip()
+    head, _, rest = stripped.partition(b" ")
+    if not _VERB.match(head):
+        return None
+    return Command(verb=text(head).upper(), argument=text(rest).strip(), raw=text(line))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyLine:
+    code: int
+    last: bool
+    text: str
+
+
+def parse_reply_line(line: bytes) -> ReplyLine | None:
+    match = _REPLY.match(line)
+    if not match:
+        return None
+    sep = match[2]
+    return ReplyLine(code=int(match[1]), last=sep != b"-", text=text(match[3]).strip())
+
+
+def enhanced_code(reply_text: str) -> str | None:
+    """'2.0.0 Ready to start TLS' → '2.0.0'."""
+    match = _ENHANCED.match(reply_text)
+    return f"{match[1]}.{match[2]}.{match[3]}" if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class EhloFirstLine:
+    server_name: str
+    greeting_text: str
+    client_address: str | None
+
+
+def parse_ehlo_first_line(line: str) -> EhloFirstLine:
+    """'smtp.gmail.com at your service, [2400:…]' → name, friendly text, client address."""
+    name, _, rest = line.strip().partition(" ")
+    address = None
+    match = _BRACKETED.search(rest)
+    if match:
+        address = match[1]
+        rest = (rest[: match.start()] + rest[match.end() :]).strip()
+    rest = rest.strip().rstrip(",").strip()
+    return EhloFirstLine(server_name=name, greeting_text=rest, client_address=address)
+
+
+def parse_extension(line: str) -> tuple[str, str]:
+    """'SIZE 35882577' → ('SIZE', '35882577'); 'AUTH=LOGIN PLAIN' → ('AUTH=LOGIN', 'PLAIN')."""
+    keyword, _, params = line.strip().partition(" ")
+    return keyword, params.strip()
+
+
+def is_masked_starttls(keyword: str) -> bool:
+    return bool(_MASKED_STARTTLS.match(keyword))
+
+
+def parse_path(argument: str, prefix: str) -> tuple[str, str]:
+    """'FROM:<a@b> SIZE=10 BODY=8BITMIME' → ('a@b', 'SIZE=10 BODY=8BITMIME')."""
+    rest = argument
+    if rest.upper().startswith(prefix):
+        rest = rest[len(prefix) :]
+    rest = rest.lstrip()
+    if rest.startswith("<"):
+        end = rest.find(">")
+        if end >= 0:
+            return rest[1:end], rest[end + 1 :].strip()
+        return rest[1:], ""
+    address, _, params = rest.partition(" ")
+    return address, params.strip()
+
+
+def parse_params(params: str) -> dict[str, str]:
+    """'SIZE=10 BODY=8BITMIME SMTPUTF8' → {'SIZE': '10', 'BODY': '8BITMIME', 'SMTPUTF8': ''}."""
+    out: dict[str, str] = {}
+    for item in params.split():
+        key, _, value = item.partition("=")
+        out[key.upper()] = value
+    return out
+
+
+def parse_bdat(argument: str) -> tuple[int | None, bool]:
+    """'100 LAST' → (100, True); a size that is not a number → (None, ...)."""
+    parts = argument.split()
+    last = len(parts) > 1 and parts[1].upper() == "LAST"
+    if not parts or not parts[0].isdigit():
+        return None, last
+    return int(parts[0]), last
+
+
+def line_ending_problem(line: bytes) -> str | None:
+    """A line as split on LF: does it end in a proper CRLF, and hold no bare CR?"""
+    body = line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")
+    if line.endswith(b"\n") and not line.endswith(b"\r\n"):
+        return "bare LF"
+    if b"\r" in body:
+        return "bare CR"
+    return None

@@ -1,0 +1,155 @@
+"""Find tshark, check its version, run it with argument lists, stream stdout.
+
+pyshark knows where tshark lives (PATH, its config.ini) and how to read its
+version; we use it for exactly that. Parsing is ours (see `smtpdoc.pdml`):
+a pyshark FileCapture loop is far slower than one tshark pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO
+
+from smtpdoc.errors import CaptureUnreadable, TsharkFailed, TsharkMissing, TsharkTooOld
+
+MIN_VERSION = (4, 0, 0)
+INSTALL_HINT = (
+    "install it with 'sudo apt-get install -y tshark' (Debian/Ubuntu), "
+    "'sudo dnf install wireshark-cli' (Fedora) or 'brew install wireshark' (macOS), "
+    "or point SMTPDOC_TSHARK at the binary"
+)
+# tshark's messages that mean "the file itself is the problem".
+_UNREADABLE = re.compile(
+    r"doesn't exist|isn't a capture file|couldn't be opened|Permission denied|"
+    r"unknown or unsupported|is a directory|unknown file format|not a capture file",
+    re.IGNORECASE,
+)
+_CUT_SHORT = re.compile(r"cut short|appears to be damaged or corrupt|bad record", re.IGNORECASE)
+_NOISE = ("Running as user", "This could be dangerous")
+
+
+@dataclass(frozen=True)
+class Tshark:
+    path: str
+    version: tuple[int, int, int]
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(str(n) for n in self.version)
+
+
+def _parse_version(text: str) -> tuple[int, int, int] | None:
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
+    if not match:
+        return None
+    return (int(match[1]), int(match[2]), int(match[3]))
+
+
+def locate(explicit: str | None = None) -> str:
+    """Path of the tshark binary: an explicit path, $SMTPDOC_TSHARK, or pyshark's search."""
+    candidate = explicit or os.environ.get("SMTPDOC_TSHARK")
+    if candidate:
+        found = shutil.which(candidate)
+        if found is None:
+            raise TsharkMissing(f"tshark not found at '{candidate}': {INSTALL_HINT}.")
+        return found
+    from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path
+
+    try:
+        path: str = get_process_path()
+    except TSharkNotFoundException:
+        raise TsharkMissing(f"tshark is not installed: {INSTALL_HINT}.") from None
+    return path
+
+
+def find_tshark(explicit: str | None = None) -> Tshark:
+    """Locate tshark and check that it is 4.0 or newer."""
+    path = locate(explicit)
+    try:
+        done = subprocess.run([path, "-v"], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise TsharkMissing(f"tshark at '{path}' cannot be run ({exc}): {INSTALL_HINT}.") from None
+    first = done.stdout.decode("utf-8", "replace").splitlines()[:1]
+    version = _parse_version(first[0]) if first else None
+    if done.returncode != 0 or version is None:
+        raise TsharkMissing(f"'{path}' did not report a tshark version: {INSTALL_HINT}.")
+    if version < MIN_VERSION:
+        have = ".".join(map(str, version))
+        raise TsharkTooOld(
+            f"tshark {have} at '{path}' is too old; smtpdoc needs 4.0 or newer: {INSTALL_HINT} "
+            "(Debian 12 and Ubuntu 24.04 ship 4.0 or newer)."
+        )
+    return Tshark(path=path, version=version)
+
+
+@dataclass
+class RunResult:
+    """What tshark said once its output was consumed."""
+
+    returncode: int
+    stderr: str
+
+    @property
+    def cut_short(self) -> bool:
+        return bool(_CUT_SHORT.search(self.stderr))
+
+    def message(self) -> str:
+        return _first_message(self.stderr)
+
+
+def _first_message(stderr: str) -> str:
+    for line in stderr.splitlines():
+        line = line.strip()
+        if line and not any(noise in line for noise in _NOISE):
+            return line.removeprefix("tshark: ")
+    return "no message"
+
+
+@contextmanager
+def stream(tshark: Tshark, args: Sequence[str]) -> Iterator[tuple[IO[bytes], RunResult]]:
+    """Run `tshark args...` and yield its stdout to read incrementally.
+
+    stderr goes to a temporary file so that a chatty tshark can never block on
+    a full pipe while we read stdout. After the block, the RunResult holds the
+    exit code and stderr; errors that make the whole file unreadable raise.
+    """
+    result = RunResult(returncode=0, stderr="")
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(
+                [tshark.path, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+            )
+        except OSError as exc:
+            raise TsharkMissing(f"tshark at '{tshark.path}' cannot be run ({exc}).") from None
+        assert proc.stdout is not None
+        try:
+            yield proc.stdout, result
+        finally:
+            proc.stdout.close()
+            if proc.poll() is None:
+                proc.terminate()
+            result.returncode = proc.wait()
+            err.seek(0)
+            result.stderr = err.read().decode("utf-8", "replace")
+    if result.returncode < 0:
+        raise TsharkFailed(f"tshark was killed by signal {-result.returncode}: {result.message()}")
+
+
+def check(result: RunResult, capture: str) -> None:
+    """Turn tshark's complaint about the file into an exception (not for cut-short files)."""
+    if result.returncode == 0 or result.cut_short:
+        return
+    text = result.message()
+    if _UNREADABLE.search(result.stderr):
+        raise CaptureUnreadable(f"cannot read '{capture}': {text}")
+    raise TsharkFailed(f"tshark failed on '{capture}' (exit {result.returncode}): {text}")
