@@ -2,6 +2,7 @@
 
 Exit codes (also in the README):
   0  explained (possibly with findings)
+  1  internal error (a bug: one line on stderr; SMTPDOC_DEBUG=1 shows the traceback)
   2  usage error (bad option or argument)
   3  tshark missing or older than 4.0
   4  the capture cannot be read (missing, empty of packets is fine, not a capture)
@@ -11,6 +12,7 @@ Exit codes (also in the README):
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from smtpdoc.render import RenderOptions
 from smtpdoc.tshark import find_tshark
 
 EXIT_CUT_SHORT = 5
+EXIT_INTERNAL = 1
 
 EXAMPLES = """
 \b
@@ -93,6 +96,18 @@ def explain(
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
+    except KeyboardInterrupt:
+        click.echo("smtpdoc: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
+        if os.environ.get("SMTPDOC_DEBUG"):
+            raise
+        click.echo(
+            f"smtpdoc: internal error on '{capture}': {type(exc).__name__}: {exc} "
+            "(set SMTPDOC_DEBUG=1 for details, and please report it)",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)
     if outcome.warning:
         click.echo(f"smtpdoc: {outcome.warning}", err=True)
     if outcome.cut_short:

@@ -41,6 +41,7 @@ class _Pending:
     step: Step
     reply_step: str | None = None  # a separate step for the reply (EHLO, STARTTLS)
     recipient: Recipient | None = None
+    transaction: Transaction | None = None  # the transaction the command belongs to
 
 
 class Dialogue:
@@ -114,7 +115,10 @@ class Dialogue:
         )
         if code >= 400:
             self.m.finding("error_reply", frames, f"{code} {texts[-1]}".strip())
-        if not self.pending:
+        early = not self.greeted and not self.inside_tls and reply.code in _GREETING_CODES
+        if not self.pending or early:
+            if early and self.pending:
+                self.m.finding("early_talker", self.pending[0].step.frames, self.pending[0].verb)
             self._unsolicited(reply)
             return
         pending = self.pending.popleft()
@@ -158,7 +162,7 @@ class Dialogue:
                 reply.time,
                 Side.SERVER,
                 lines=_reply_lines(reply),
-                facts={"code": reply.code, "text": " ".join(reply.lines)},
+                facts={"code": reply.code, "text": " ".join(reply.lines), "verb": verb},
             )
             target.reply = reply
         else:
@@ -172,8 +176,9 @@ class Dialogue:
             pending.recipient.code = reply.code
         if handler is not None:
             handler(self, step, reply)
-        if self.transaction is not None and verb in ("MAIL", "RCPT", "DATA", "BDAT", "."):
-            self.transaction.last_reply = f"{reply.code} {' '.join(reply.lines)}".strip()
+        if pending.transaction is not None:
+            # Like Zeek's smtp.log: the last line of the latest reply in the transaction.
+            pending.transaction.last_reply = f"{reply.code} {reply.lines[-1]}".strip()
 
     def _on_ehlo_reply(self, step: Step, reply: Reply) -> None:
         if reply.code != 250:
@@ -229,6 +234,13 @@ class Dialogue:
     # -- client side ---------------------------------------------------------------------
     def _read_commands(self) -> bool:
         progress = False
+        gap = self.client.next_gap()
+        if gap is not None and gap.size > 0 and 0 < gap.offset - self.client.consumed <= len(self.client):
+            end = self.client.find(b"\n", gap.offset - self.client.consumed)
+            if end >= 0:
+                self.client.take(end + 1)  # a line torn by missing bytes is not a command
+                gap.size = 0
+                progress = True
         while self.mode in (Mode.COMMAND, Mode.AUTH):
             end = self.client.find(b"\n")
             if end < 0:
@@ -257,8 +269,9 @@ class Dialogue:
         command = smtp_text.parse_command(line)
         time = self.m.rel(chunk.time)
         if command is None:
-            if line.strip():
-                self.m.not_smtp(chunk, Side.CLIENT)
+            return
+        if not command.well_formed and self.commands == 0:
+            self.m.not_smtp(chunk, Side.CLIENT)
             return
         self.commands += 1
         if self.pending and not self._pipelining_ok(command.verb):
@@ -272,6 +285,28 @@ class Dialogue:
         if self.m.session.findings and verb == "STARTTLS":
             return True
         return any(e.keyword.upper() == "PIPELINING" for e in self.extensions)
+
+    def _wait(self, pending: _Pending) -> None:
+        pending.transaction = self.transaction
+        self.pending.append(pending)
+
+    def _open_transaction(self, chunk: Chunk, mail_from: str | None = None, params: str = "") -> Transaction:
+        self.transaction = Transaction(
+            helo=self.helo,
+            mail_from=mail_from,
+            mail_params=smtp_text.parse_params(params),
+            tls=self.inside_tls or self.m.tls_active,
+            frames=list(chunk.frames),
+        )
+        self.m.session.transactions.append(self.transaction)
+        return self.transaction
+
+    def _current_transaction(self, chunk: Chunk) -> Transaction:
+        """RCPT, DATA or BDAT outside a transaction still open one (as Zeek does)."""
+        if self.transaction is None:
+            return self._open_transaction(chunk)
+        _merge(self.transaction.frames, chunk.frames)
+        return self.transaction
 
     def _new_step(self, name: str, command: smtp_text.Command, chunk: Chunk, time: float, **facts: object) -> Step:
         return self.m.step(name, chunk.frames, time, Side.CLIENT, lines=["C: " + command.raw], facts=dict(facts))
@@ -314,30 +349,20 @@ class Dialogue:
     def _cmd_mail(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         address, params = smtp_text.parse_path(command.argument, "FROM:")
         step = self._new_step("mail_from", command, chunk, time, address=address, params=params)
-        self.transaction = Transaction(
-            helo=self.helo,
-            mail_from=address,
-            mail_params=smtp_text.parse_params(params),
-            tls=self.inside_tls or self.m.tls_active,
-            frames=list(chunk.frames),
-        )
-        self.m.session.transactions.append(self.transaction)
-        self.pending.append(_Pending("MAIL", step))
+        self._open_transaction(chunk, address, params)
+        self._wait(_Pending("MAIL", step))
 
     def _cmd_rcpt(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         address, params = smtp_text.parse_path(command.argument, "TO:")
         step = self._new_step("rcpt_to", command, chunk, time, address=address, params=params)
         recipient = Recipient(address=address, params=params, code=None, frames=list(chunk.frames))
-        if self.transaction is not None:
-            self.transaction.recipients.append(recipient)
-            _merge(self.transaction.frames, chunk.frames)
-        self.pending.append(_Pending("RCPT", step, recipient=recipient))
+        self._current_transaction(chunk).recipients.append(recipient)
+        self._wait(_Pending("RCPT", step, recipient=recipient))
 
     def _cmd_data(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         step = self._new_step("data", command, chunk, time)
-        if self.transaction is not None:
-            self.transaction.method = "DATA"
-        self.pending.append(_Pending("DATA", step))
+        self._current_transaction(chunk).method = "DATA"
+        self._wait(_Pending("DATA", step))
         if self.m.server_silent():
             # One-sided capture: no 354 will ever be seen, so assume it came.
             self.mode = Mode.DATA
@@ -345,11 +370,11 @@ class Dialogue:
     def _cmd_bdat(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         size, last = smtp_text.parse_bdat(command.argument)
         step = self._new_step("bdat", command, chunk, time, size=size, last=last)
-        if self.transaction is not None:
-            self.transaction.method = "BDAT"
-            if size is not None:
-                self.transaction.chunks.append(size)
-        self.pending.append(_Pending("BDAT", step))
+        transaction = self._current_transaction(chunk)
+        transaction.method = "BDAT"
+        if size is not None:
+            transaction.chunks.append(size)
+        self._wait(_Pending("BDAT", step))
         if size is None:
             return  # an invalid size: the server will refuse it, no chunk follows
         self.bdat_left = size
@@ -359,13 +384,13 @@ class Dialogue:
 
     def _cmd_quit(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         step = self._new_step("quit", command, chunk, time)
-        self.pending.append(_Pending("QUIT", step))
+        self._wait(_Pending("QUIT", step))
 
     def _cmd_other(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         step = self._new_step("command", command, chunk, time, verb=command.verb, argument=command.argument)
+        self._wait(_Pending(command.verb, step))
         if command.verb == "RSET":
             self.transaction = None
-        self.pending.append(_Pending(command.verb, step))
 
     def _read_data(self) -> bool:
         """DATA mode: the message runs up to a line holding a single dot."""
@@ -409,7 +434,8 @@ class Dialogue:
         assert step is not None
         self._summarise(step, truncated=len(self.message) < self.message_size)
         self.mode = Mode.COMMAND
-        self.pending.append(_Pending(".", step))
+        self._wait(_Pending(".", step))
+        self.transaction = None
 
     def _summarise(self, step: Step, truncated: bool) -> None:
         raw = unstuff(bytes(self.message)) if self.mode is Mode.DATA else bytes(self.message)
@@ -423,9 +449,23 @@ class Dialogue:
         self.data_step = None
 
     def _read_bdat(self) -> bool:
+        gap = self.client.next_gap()
+        if gap is not None and gap.offset == self.client.consumed:
+            # The chunk's bytes went missing from the capture: count them as sent.
+            lost = min(gap.size, self.bdat_left)
+            self.bdat_left -= lost
+            self.message_size += lost
+            gap.offset += lost
+            gap.size -= lost
+            if self.bdat_left == 0:
+                self._bdat_done(truncated=True)
+                return True
         if self.bdat_left and not len(self.client):
             return False
-        chunk = self.client.take(self.bdat_left)
+        want = self.bdat_left
+        if gap is not None and gap.size > 0:
+            want = min(want, gap.offset - self.client.consumed)
+        chunk = self.client.take(want)
         self.bdat_left -= len(chunk.data)
         step = self.bdat_step
         if step is not None and chunk.frames:
@@ -433,10 +473,17 @@ class Dialogue:
         self.message += chunk.data[: max(0, _MESSAGE_KEEP - len(self.message))]
         self.message_size += len(chunk.data)
         if self.bdat_left == 0:
-            self.mode = Mode.COMMAND
-            if self.bdat_last and step is not None:
-                self._summarise(step, truncated=False)
+            self._bdat_done(truncated=False)
         return True
+
+    def _bdat_done(self, truncated: bool) -> None:
+        if self.bdat_last and self.bdat_step is not None:
+            self._summarise(self.bdat_step, truncated=truncated)
+            self.transaction = None  # BDAT LAST ends the transaction
+        self.mode = Mode.COMMAND
+
+
+_GREETING_CODES = frozenset({220, 421, 554})
 
 
 def _reply_lines(reply: Reply) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ class Settings:
     keylog: str | None = None
     decode_as: Sequence[int] = ()
     smtp_ports: frozenset[int] = frozenset({25, 587, 465})
+    progress: Callable[[int], None] | None = None  # called with the number of frames read so far
 
 
 @dataclass
@@ -73,6 +74,8 @@ def _sessions(
         try:
             for packet in pdml.read_packets(stdout):
                 outcome.frames += 1
+                if settings.progress is not None:
+                    settings.progress(outcome.frames)
                 for session in demux.feed(packet):
                     outcome.sessions += 1
                     yield explain_session(session, catalog)

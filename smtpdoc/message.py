@@ -43,8 +43,8 @@ def summarise(data: bytes, size: int, truncated: bool) -> Message:
 
 
 def _clean(value: str) -> str:
-    # compat32 keeps folded headers with their CRLF; unfold them.
-    return " ".join(value.split())
+    # RFC 5322 §2.2.3 unfolding: remove the line breaks, keep the whitespace.
+    return value.replace("\r\n", "").replace("\n", "").strip()
 
 
 def _attachments(data: bytes) -> list[dict[str, str]]:

@@ -80,7 +80,7 @@ class Recipient:
 @dataclass(slots=True)
 class Transaction:
     helo: str | None
-    mail_from: str
+    mail_from: str | None  # None when RCPT or DATA came without MAIL
     mail_params: dict[str, str]
     recipients: list[Recipient] = field(default_factory=list)
     method: str | None = None  # "DATA" or "BDAT"

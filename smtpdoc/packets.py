@@ -85,6 +85,7 @@ class Packet:
     dport: int
     flags: int
     seq: int  # relative sequence number
+    ack_number: int = 0  # relative acknowledgement number
     payload: bytes = b""
     retransmission: bool = False
     tls: tuple[TlsRecord, ...] = ()

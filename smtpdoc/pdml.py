@@ -144,6 +144,7 @@ def _packet(elem: etree._Element) -> Packet | None:
         dport=int(tcp.get("tcp.dstport", "0")),
         flags=_int(tcp.get("tcp.flags")),
         seq=int(tcp.get("tcp.seq", "0")),
+        ack_number=int(tcp.get("tcp.ack", "0")),
         payload=payload,
         retransmission=retrans,
         tls=tuple(records),
@@ -152,7 +153,7 @@ def _packet(elem: etree._Element) -> Packet | None:
     )
 
 
-_TCP_FIELDS = frozenset({"tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq"})
+_TCP_FIELDS = frozenset({"tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.ack"})
 
 
 def _smtp_bytes(proto: etree._Element) -> bytes:

@@ -35,6 +35,7 @@ class _Span:
 class Gap:
     frame: int  # the first frame after the hole
     size: int  # bytes missing
+    offset: int = 0  # absolute stream offset where the missing bytes would start
 
 
 @dataclass
@@ -73,7 +74,7 @@ class ByteStream:
             return False
         seq = min(self._pending)
         payload, frame, time = self._pending.pop(seq)
-        self.gaps.append(Gap(frame=frame, size=seq - self.next_seq))
+        self.gaps.append(Gap(frame=frame, size=seq - self.next_seq, offset=self.consumed + len(self.buffer)))
         self.next_seq = seq
         self._append(seq, payload, frame, time)
         self._drain()
@@ -103,6 +104,19 @@ class ByteStream:
                 payload, frame, time = self._pending.pop(seq)
                 grew = self._append(seq, payload, frame, time) or grew
         return grew
+
+    def acked(self, ack: int) -> bool:
+        """The peer acknowledged up to `ack`: a hole below it will never fill in this capture."""
+        if self._pending and self.next_seq is not None and ack > self.next_seq:
+            return self.skip_hole()
+        return False
+
+    def next_gap(self) -> Gap | None:
+        """The first gap at or after the read position, if any."""
+        for gap in self.gaps:
+            if gap.offset >= self.consumed:
+                return gap
+        return None
 
     def find(self, needle: bytes, start: int = 0) -> int:
         return self.buffer.find(needle, start)

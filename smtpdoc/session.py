@@ -201,7 +201,10 @@ class SessionMachine:
             self.payload_seen[side] += 1
         if self.tls is not None:
             self._tls_packet(packet, side)
-        elif packet.payload:
+        elif packet.payload or packet.ack:
+            peer = self.outer.server if side is Side.CLIENT else self.outer.client
+            if packet.ack and peer.acked(packet.ack_number):
+                self.outer.pump()
             stream = self.outer.client if side is Side.CLIENT else self.outer.server
             if packet.syn:
                 stream.start_at(packet.seq + 1)

@@ -30,15 +30,22 @@ class Command:
     verb: str  # upper-case
     argument: str
     raw: str  # the line as sent, without its line ending
+    well_formed: bool = True  # the first word looks like a command verb
 
 
 def parse_command(line: bytes) -> Command | None:
-    """'mail FROM:<a@b>' → Command('MAIL', 'FROM:<a@b>'); None if it is not a command."""
+    """'mail FROM:<a@b>' → Command('MAIL', 'FROM:<a@b>'); None for an empty line.
+
+    A line whose first word is no verb is still a command to the server (which
+    answers 500), so it is returned with `well_formed` False.
+    """
     stripped = line.strip()
-    head, _, rest = stripped.partition(b" ")
-    if not _VERB.match(head):
+    if not stripped:
         return None
-    return Command(verb=text(head).upper(), argument=text(rest).strip(), raw=text(line))
+    head, _, rest = stripped.partition(b" ")
+    return Command(
+        verb=text(head).upper(), argument=text(rest).strip(), raw=text(line), well_formed=bool(_VERB.match(head))
+    )
 
 
 @dataclass(frozen=True, slots=True)

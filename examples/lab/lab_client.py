@@ -13,6 +13,7 @@ lowercase "ehlo", "mail", "rcpt", "data", "quit" but uppercase "STARTTLS" and
 from __future__ import annotations
 
 import argparse
+import os
 import smtplib
 import socket
 import ssl
@@ -80,6 +81,57 @@ def smtp(host: str, port: int) -> smtplib.SMTP:
     return s
 
 
+def close_politely(sock: socket.socket) -> None:
+    """End a session without an RST, the way a careful client does.
+
+    With TLS: read up to the server's close_notify.  If the server has also
+    closed TCP (Postfix sends close_notify + FIN and is gone), just close: a
+    close_notify of ours would hit a closed socket and draw an RST.  If the
+    server waits for our close_notify (asyncio/aiosmtpd), send it.  Then
+    half-close and read to EOF, so unread bytes never trigger an RST."""
+    sock.settimeout(5)
+    if isinstance(sock, ssl.SSLSocket):
+        try:
+            while sock.recv(65536):
+                pass
+        except (ssl.SSLError, OSError):
+            pass
+        peer_gone = True
+        view = socket.socket(fileno=os.dup(sock.fileno()))
+        try:
+            peer_gone = view.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            peer_gone = False
+        except OSError:
+            pass
+        finally:
+            view.close()
+        if not peer_gone:
+            try:
+                sock = sock.unwrap()
+            except (ssl.SSLError, OSError):
+                pass
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        while sock.recv(65536):
+            pass
+    except OSError:
+        pass
+    sock.close()
+
+
+def quit_politely(s: smtplib.SMTP) -> None:
+    """smtplib's quit() without its abrupt close()."""
+    s.docmd("quit")
+    if s.file:
+        s.file.close()
+        s.file = None
+    if s.sock:
+        close_politely(s.sock)
+        s.sock = None
+    s.close()
+
+
 class Raw:
     """A hand-driven SMTP client; every send() is one write on the socket."""
 
@@ -122,10 +174,7 @@ class Raw:
         self.sock = tls_context(keylog, max_tls12).wrap_socket(self.sock)
 
     def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        close_politely(self.sock)
 
 
 def dot_stuffed(m: EmailMessage) -> bytes:
@@ -141,9 +190,7 @@ def dot_stuffed(m: EmailMessage) -> bytes:
 # --------------------------------------------------------------------------
 # smtplib scenarios
 # --------------------------------------------------------------------------
-def sc_starttls(
-    host: str, port: int, keylog: str | None, max_tls12: bool = False
-) -> None:
+def sc_starttls(host: str, port: int, keylog: str | None, max_tls12: bool = False) -> None:
     s = smtp(host, port)
     s.ehlo()
     s.starttls(context=tls_context(keylog, max_tls12))
@@ -153,7 +200,7 @@ def sc_starttls(
         "Hello Alice,\n\nthis mail travelled inside STARTTLS.\n\nBob\n",
     )
     s.send_message(m, FROM, [TO])
-    s.quit()
+    quit_politely(s)
 
 
 def sc_tls12(host: str, port: int, keylog: str | None) -> None:
@@ -161,15 +208,11 @@ def sc_tls12(host: str, port: int, keylog: str | None) -> None:
 
 
 def sc_implicit(host: str, port: int, keylog: str | None) -> None:
-    s = smtplib.SMTP_SSL(
-        host, port, local_hostname=CLIENT_NAME, timeout=20, context=tls_context(keylog)
-    )
+    s = smtplib.SMTP_SSL(host, port, local_hostname=CLIENT_NAME, timeout=20, context=tls_context(keylog))
     s.set_debuglevel(1)
     s.ehlo()
-    s.send_message(
-        message("implicit TLS on 465", "Sent over SMTPS (implicit TLS).\n"), FROM, [TO]
-    )
-    s.quit()
+    s.send_message(message("implicit TLS on 465", "Sent over SMTPS (implicit TLS).\n"), FROM, [TO])
+    quit_politely(s)
 
 
 def sc_plain(host: str, port: int, keylog: str | None) -> None:
@@ -181,7 +224,7 @@ def sc_plain(host: str, port: int, keylog: str | None) -> None:
         to=[TO, TO2],
     )
     s.send_message(m, FROM, [TO, TO2])
-    s.quit()
+    quit_politely(s)
 
 
 def sc_refused(host: str, port: int, keylog: str | None) -> None:
@@ -200,7 +243,7 @@ def sc_refused(host: str, port: int, keylog: str | None) -> None:
         FROM,
         [TO],
     )
-    s.quit()
+    quit_politely(s)
 
 
 def sc_no_starttls(host: str, port: int, keylog: str | None) -> None:
@@ -215,7 +258,7 @@ def sc_no_starttls(host: str, port: int, keylog: str | None) -> None:
         FROM,
         [TO],
     )
-    s.quit()
+    quit_politely(s)
 
 
 def sc_subject_script(host: str, port: int, keylog: str | None) -> None:
@@ -228,7 +271,7 @@ def sc_subject_script(host: str, port: int, keylog: str | None) -> None:
         sender=sender,
     )
     s.send_message(m, "mallory@example.test", [TO])
-    s.quit()
+    quit_politely(s)
 
 
 def sc_attachment(host: str, port: int, keylog: str | None) -> None:
@@ -237,12 +280,10 @@ def sc_attachment(host: str, port: int, keylog: str | None) -> None:
     m = message("Q3 report attached", "Hi Alice,\n\nthe report is attached.\n\nBob\n")
     m.add_attachment(PDF, maintype="application", subtype="pdf", filename="report.pdf")
     s.send_message(m, FROM, [TO])
-    s.quit()
+    quit_politely(s)
 
 
-def _auth_session(
-    host: str, port: int, mech: str, password: str, initial_ok: bool
-) -> None:
+def _auth_session(host: str, port: int, mech: str, password: str, initial_ok: bool) -> None:
     s = smtp(host, port)
     s.ehlo()
     s.user, s.password = USER, password
@@ -255,7 +296,7 @@ def _auth_session(
         s.auth(mech, obj[mech], initial_response_ok=initial_ok)
     except smtplib.SMTPAuthenticationError as e:
         print("AUTH failed:", e.smtp_code, e.smtp_error, file=sys.stderr)
-        s.quit()
+        quit_politely(s)
         return
     me = USER + "@example.test"
     s.send_message(
@@ -263,7 +304,7 @@ def _auth_session(
         me,
         [TO2],
     )
-    s.quit()
+    quit_politely(s)
 
 
 def sc_auth_plain(host: str, port: int, keylog: str | None) -> None:
@@ -290,9 +331,7 @@ def sc_pipelining(host: str, port: int, keylog: str | None) -> None:
     c.reply()
     assert "PIPELINING" in c.cmd(f"EHLO {CLIENT_NAME}")
     # 1) MAIL, RCPT, RCPT, DATA pipelined in a single segment (RFC 2920)
-    c.send(
-        f"MAIL FROM:<{FROM}>\r\nRCPT TO:<{TO}>\r\nRCPT TO:<{TO2}>\r\nDATA\r\n".encode()
-    )
+    c.send(f"MAIL FROM:<{FROM}>\r\nRCPT TO:<{TO}>\r\nRCPT TO:<{TO2}>\r\nDATA\r\n".encode())
     for _ in range(4):
         c.reply()
     c.send(
@@ -313,13 +352,7 @@ def sc_pipelining(host: str, port: int, keylog: str | None) -> None:
     # 3) lowercase commands
     c.cmd(f"rcpt to:<{TO}>")
     c.cmd("data")
-    c.send(
-        dot_stuffed(
-            message(
-                "split and lowercase commands", "MAIL was split, rcpt/data lowercase.\n"
-            )
-        )
-    )
+    c.send(dot_stuffed(message("split and lowercase commands", "MAIL was split, rcpt/data lowercase.\n")))
     c.reply()
     c.cmd("quit")
     c.close()
@@ -339,9 +372,7 @@ def sc_starttls_split(host: str, port: int, keylog: str | None) -> None:
     c.cmd(f"MAIL FROM:<{FROM}>")
     c.cmd(f"RCPT TO:<{TO}>")
     c.cmd("DATA")
-    c.send(
-        dot_stuffed(message("STARTTLS split in two segments", "STAR + TTLS\\r\\n\n"))
-    )
+    c.send(dot_stuffed(message("STARTTLS split in two segments", "STAR + TTLS\\r\\n\n")))
     c.reply()
     c.cmd("QUIT")
     c.close()
@@ -382,10 +413,7 @@ def sc_bdat(host: str, port: int, keylog: str | None) -> None:
     assert "CHUNKING" in c.cmd(f"EHLO {CLIENT_NAME}")
     c.cmd(f"MAIL FROM:<{FROM}>")
     c.cmd(f"RCPT TO:<{TO}>")
-    head = (
-        f"From: {FROM}\r\nTo: {TO}\r\nSubject: BDAT test\r\n"
-        f"Message-ID: <bdat.1@{CLIENT_NAME}>\r\n\r\n"
-    ).encode()
+    head = (f"From: {FROM}\r\nTo: {TO}\r\nSubject: BDAT test\r\nMessage-ID: <bdat.1@{CLIENT_NAME}>\r\n\r\n").encode()
     body_len = 150 - len(head) - 2
     msg = head + (b"Chunked body " + b"x" * 200)[:body_len] + b"\r\n"
     assert len(msg) == 150
@@ -424,8 +452,7 @@ def sc_bare_lf(host: str, port: int, keylog: str | None) -> None:
     c.cmd(f"RCPT TO:<{TO}>")
     c.cmd("DATA")
     data = (
-        f"From: {FROM}\r\nTo: {TO}\r\nSubject: bare LF and bare CR\r\n"
-        f"Message-ID: <barelf.1@{CLIENT_NAME}>\r\n\r\n"
+        f"From: {FROM}\r\nTo: {TO}\r\nSubject: bare LF and bare CR\r\nMessage-ID: <barelf.1@{CLIENT_NAME}>\r\n\r\n"
     ).encode()
     data += b"This line ends with a bare LF\nand this one has a bare CR\rinside.\r\n"
     data += b"last line\r\n.\r\n"

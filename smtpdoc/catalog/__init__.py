@@ -141,28 +141,25 @@ _UNKNOWN_EXTENSION_RFC = "RFC 5321 §2.2.2"
 _ENHANCED_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
 
 
-def _get(table: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
-    value = table.get(key)
-    # bool is an int subclass; a flag must not pass as a number or the reverse.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise CatalogError(f"{where}: '{key}' must be a {kind.__name__}, got {value!r}")
-    if kind is str and not value.strip():
-        raise CatalogError(f"{where}: '{key}' must not be empty")
-    return value
-
-
 def _str(table: Mapping[str, Any], key: str, where: str) -> str:
-    value: str = _get(table, key, str, where)
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogError(f"{where}: '{key}' must be a non-empty string, got {value!r}")
     return value
 
 
 def _int(table: Mapping[str, Any], key: str, where: str) -> int:
-    value: int = _get(table, key, int, where)
+    value = table.get(key)
+    # bool is an int subclass; a flag must not pass as a number.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise CatalogError(f"{where}: '{key}' must be an integer, got {value!r}")
     return value
 
 
 def _bool(table: Mapping[str, Any], key: str, where: str) -> bool:
-    value: bool = _get(table, key, bool, where)
+    value = table.get(key)
+    if not isinstance(value, bool):
+        raise CatalogError(f"{where}: '{key}' must be true or false, got {value!r}")
     return value
 
 
@@ -428,13 +425,14 @@ class Catalog:
                 known=False,
             )
         first, second = code // 100, code // 10 % 10
+        about = _REPLY_SECOND_DIGIT.get(second, _REPLY_SECOND_DIGIT_UNDEFINED)
         return ReplyInfo(
             code=code,
             title=f"Reply {code} (not a standard code)",
             explanation=(
                 f"smtpdoc has no entry for {code}, so here is what its digits say. "
                 f"The first digit, {first}, means {_REPLY_FIRST_DIGIT[first]}. "
-                f"The second digit, {second}, says the reply is about {_REPLY_SECOND_DIGIT.get(second, _REPLY_SECOND_DIGIT_UNDEFINED)}. "
+                f"The second digit, {second}, says the reply is about {about}. "
                 "The text after the code usually tells you more."
             ),
             rfc=_REPLY_CLASS_RFC,
@@ -472,8 +470,8 @@ class Catalog:
         title, meaning = self._private_extension if key.startswith("X") else self._unknown_extension
         return ExtensionInfo(
             keyword=key,
-            title=title.format(keyword=key),
-            meaning=meaning.format(keyword=key),
+            title=title.format(keyword=key or "(empty)"),
+            meaning=meaning.format(keyword=key or "(empty)"),
             rfc=_UNKNOWN_EXTENSION_RFC,
             registered=False,
             known=False,

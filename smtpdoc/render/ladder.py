@@ -1,0 +1,255 @@
+"""Sequence (ladder) diagram layout shared by the Markdown and HTML renderers.
+
+A session becomes a list of arrows between two lifelines, client and server,
+in the order of the steps. A step gives one arrow per run of protocol lines
+from the same side ("C: ..." then "S: ..."), so a command and its reply are
+two arrows; a step without lines (TCP or TLS handshake, encrypted records,
+close) is one arrow in its own direction, both ways for "both".
+
+`layout` adds coordinates for an SVG of fixed width that scales with its
+viewBox; the Mermaid renderer only needs `arrows`. The tables both document
+renderers show beside the diagram (session facts, TLS, extensions,
+transactions) are built here too, as plain strings the renderers escape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from smtpdoc.model import Extension, Session, Step, TlsSummary, Transaction
+from smtpdoc.render.common import printable
+
+C2S = "c2s"
+S2C = "s2c"
+BOTH = "both"
+
+WIDTH = 800
+TIME_X = 8  # left edge of the time column
+CLIENT_X = 150
+SERVER_X = 740
+HEAD_HEIGHT = 64
+TITLE_GAP = 17  # from the top of an arrow row to the title baseline
+TEXT_GAP = 15  # from the arrow line to the protocol text baseline
+ROW_PAD = 10
+MAX_LABEL = 70  # characters that fit between the lifelines at 12px
+
+
+@dataclass(frozen=True, slots=True)
+class Arrow:
+    step: int  # 1-based position of the step in session.steps
+    direction: str  # C2S, S2C or BOTH
+    title: str  # "5. Client asks for encryption (STARTTLS)" on a step's first arrow, else ""
+    text: str  # a protocol line (mono) or, for lines-less steps, the summary
+    mono: bool
+    time: float
+    inside_tls: bool
+    encrypted: bool  # TLS records the reader cannot see into
+    flagged: str  # the worst finding severity touching the arrow's step, or ""
+    more: int = 0  # protocol lines of the same run not shown
+
+
+@dataclass(slots=True)
+class Row:
+    arrow: Arrow
+    title_y: int
+    line_y: int
+    text_y: int
+    x1: int
+    x2: int
+    label: str  # text cut to fit, with an ellipsis
+
+
+@dataclass(slots=True)
+class Band:
+    """A background band over consecutive rows inside TLS."""
+
+    y: int
+    height: int
+
+
+@dataclass(slots=True)
+class Layout:
+    width: int
+    height: int
+    client_x: int
+    server_x: int
+    time_x: int
+    rows: list[Row] = field(default_factory=list)
+    bands: list[Band] = field(default_factory=list)
+
+
+_SEVERITY_RANK = {"critical": 0, "warning": 1, "notice": 2, "info": 3}
+
+
+def cut(text: str, limit: int = MAX_LABEL) -> str:
+    text = printable(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def step_label(step: Step, position: int) -> str:
+    return f"{position}. {step.title or step.name}"
+
+
+def _flags(session: Session) -> dict[int, str]:
+    """Step position → the worst severity of the findings whose frames touch the step."""
+    worst: dict[int, str] = {}
+    for finding in session.findings:
+        frames = set(finding.frames)
+        for position, step in enumerate(session.steps, 1):
+            if frames & set(step.frames):
+                old = worst.get(position)
+                if old is None or _SEVERITY_RANK.get(finding.severity, 9) < _SEVERITY_RANK.get(old, 9):
+                    worst[position] = finding.severity or "info"
+    return worst
+
+
+def _runs(lines: list[str]) -> list[tuple[str, list[str]]]:
+    runs: list[tuple[str, list[str]]] = []
+    for line in lines:
+        side = C2S if line.startswith("C:") else S2C if line.startswith("S:") else ""
+        text = line[2:].strip() if side else line.strip()
+        if runs and (runs[-1][0] == side or not side):
+            runs[-1][1].append(text)
+        else:
+            runs.append((side or C2S, [text]))
+    return runs
+
+
+def arrows(session: Session) -> list[Arrow]:
+    flags = _flags(session)
+    result: list[Arrow] = []
+    for position, step in enumerate(session.steps, 1):
+        title = step_label(step, position)
+        flag = flags.get(position, "")
+        encrypted = step.name in ("encrypted", "tls_handshake")
+        own = {"client": C2S, "server": S2C}.get(step.direction, BOTH)
+        runs = _runs(step.lines)
+        if not runs:
+            result.append(
+                Arrow(position, own, title, step.summary, False, step.time, step.inside_tls, encrypted, flag)
+            )
+            continue
+        if own != BOTH and runs[0][0] != own:
+            # e.g. the message step: the client sent the body, only the server's reply is a line
+            result.append(Arrow(position, own, title, "", False, step.time, step.inside_tls, encrypted, flag))
+            title = ""
+        for side, texts in runs:
+            time = step.reply.time if side == S2C and step.reply is not None and step.direction != "server" else step.time
+            result.append(
+                Arrow(position, side, title, texts[0], True, time, step.inside_tls, encrypted, flag, len(texts) - 1)
+            )
+            title = ""
+    return result
+
+
+def layout(session: Session) -> Layout:
+    result = Layout(width=WIDTH, height=0, client_x=CLIENT_X, server_x=SERVER_X, time_x=TIME_X)
+    y = HEAD_HEIGHT + 8
+    band: Band | None = None
+    for arrow in arrows(session):
+        top = y
+        title_y = y + TITLE_GAP if arrow.title else y
+        line_y = title_y + (9 if arrow.title else 12)
+        text_y = line_y + TEXT_GAP if arrow.text else line_y
+        y = text_y + ROW_PAD
+        x1, x2 = (CLIENT_X, SERVER_X) if arrow.direction != S2C else (SERVER_X, CLIENT_X)
+        more = f" (+{arrow.more} more)" if arrow.more else ""
+        label = cut(arrow.text, MAX_LABEL - len(more)) + more if arrow.text else ""
+        result.rows.append(Row(arrow, title_y, line_y, text_y, x1, x2, label))
+        if arrow.inside_tls:
+            if band is None:
+                band = Band(top, 0)
+                result.bands.append(band)
+            band.height = y - band.y
+        else:
+            band = None
+    result.height = y + 12
+    return result
+
+
+# -- the tables both document renderers show next to the diagram ---------------------------------
+def session_facts(session: Session) -> list[tuple[str, str]]:
+    client = str(session.client) + (f" ({session.client_name})" if session.client_name else "")
+    server = str(session.server) + (f" ({session.server_name})" if session.server_name else "")
+    started = datetime.fromtimestamp(session.start, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    return [
+        ("Client", client),
+        ("Server", server),
+        ("TCP stream", f"tcp.stream == {session.stream}"),
+        ("Frames", f"{session.first_frame}-{session.last_frame}"),
+        ("Started", started),
+        ("Duration", f"{session.duration:.3f} s"),
+    ]
+
+
+def _join(values: object) -> str:
+    if isinstance(values, list | tuple):
+        return ", ".join(str(v) for v in values)
+    return str(values)
+
+
+def tls_rows(tls: TlsSummary) -> list[tuple[str, str]]:
+    rows = [("Mode", "implicit TLS (the connection starts with TLS)" if tls.implicit else "STARTTLS upgrade")]
+    hello = tls.client_hello or {}
+    if hello:
+        offered = _join(hello.get("version_names") or hello.get("versions") or []) or "?"
+        parts = [f"versions {offered}", f"{hello.get('cipher_count', '?')} cipher suites"]
+        parts.append(f"server name (SNI) {hello['sni']}" if hello.get("sni") else "no server name (SNI)")
+        if hello.get("alpn"):
+            parts.append(f"ALPN {_join(hello['alpn'])}")
+        rows.append(("Client offered", "; ".join(parts)))
+    chosen = tls.server_hello or {}
+    if chosen:
+        version = chosen.get("version_name") or chosen.get("version") or "?"
+        cipher = chosen.get("cipher_name") or chosen.get("cipher") or "?"
+        words = f" ({chosen['cipher_words']})" if chosen.get("cipher_words") else ""
+        rows.append(("Server chose", f"{version}, {cipher}{words}"))
+    cert = tls.certificate or {}
+    if cert:
+        rows.append(
+            (
+                "Certificate",
+                f"subject {cert.get('subject', '?')}, issuer {cert.get('issuer', '?')}, "
+                f"valid {cert.get('not_before', '?')} to {cert.get('not_after', '?')}",
+            )
+        )
+    for alert in tls.alerts:
+        level = {1: "warning", 2: "fatal"}.get(int(alert.get("level", 0)), "alert")
+        name = alert.get("name") or alert.get("description")
+        words = f": {alert['words']}" if alert.get("words") else ""
+        rows.append(("Alert", f"{level} {name} from the {alert.get('by', '?')} (frame {alert.get('frame', '?')}){words}"))
+    rows.append(
+        (
+            "Records",
+            f"client {tls.records.get('client', 0)} ({tls.bytes.get('client', 0)} bytes), "
+            f"server {tls.records.get('server', 0)} ({tls.bytes.get('server', 0)} bytes)",
+        )
+    )
+    rows.append(("Handshake", "completed" if tls.established else "not completed"))
+    if tls.resumed:
+        rows.append(("Resumed", "yes (session resumption)"))
+    rows.append(("Decrypted", "yes: the steps inside TLS are shown" if tls.decrypted else "no: the content stays hidden"))
+    return rows
+
+
+def extension_rows(extensions: list[Extension]) -> list[tuple[str, str, str, str]]:
+    """(keyword, parameters in words, meaning, RFC) per extension."""
+    return [(e.keyword, e.human or e.params, e.meaning, e.rfc) for e in extensions]
+
+
+def transaction_rows(transactions: list[Transaction]) -> list[tuple[str, ...]]:
+    """(n, from, to, message, last reply, TLS) per transaction."""
+    rows: list[tuple[str, ...]] = []
+    for n, tr in enumerate(transactions, 1):
+        to = ", ".join(f"{r.address} ({r.code if r.code is not None else '?'})" for r in tr.recipients) or "-"
+        message = tr.method or "-"
+        if tr.message is not None:
+            message += f", {tr.message.size} bytes"
+            subject = tr.message.headers.get("subject")
+            if subject:
+                message += f", subject “{subject}”"
+            if tr.message.attachments:
+                message += ", attachments " + ", ".join(a.get("name", "?") for a in tr.message.attachments)
+        rows.append((str(n), tr.mail_from or "<>", to, message, tr.last_reply or "-", "yes" if tr.tls else "no"))
+    return rows

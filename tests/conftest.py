@@ -1,0 +1,92 @@
+"""Shared fixtures: the real tshark, the example captures and the Zeek corpus."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smtpdoc.explain import Settings, explain_capture
+from smtpdoc.model import Report, Session
+from smtpdoc.tshark import Tshark, find_tshark
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+DATA = ROOT / "tests" / "data"
+CORPUS = ROOT.parent / "shared" / "corpus"
+ZEEK = CORPUS / "zeek"
+NO_CORPUS = f"the shared corpus is not beside this checkout ({CORPUS}); CI always has it"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden files instead of comparing")
+
+
+@pytest.fixture(scope="session")
+def tshark() -> Tshark:
+    return find_tshark()
+
+
+@functools.cache
+def _tshark() -> Tshark:
+    return find_tshark()
+
+
+@functools.cache
+def explained(capture: str, keylog: str | None = None, reveal: bool = False) -> tuple[Report, tuple[Session, ...]]:
+    """Explain a capture through the real tshark (cached: many tests read the same file)."""
+    settings = Settings(keylog=keylog, reveal_secrets=reveal)
+    report, _outcome = explain_capture(capture, _tshark(), settings)
+    sessions = tuple(report.sessions)
+    return report, sessions
+
+
+def sessions_of(path: Path, **kwargs: Any) -> tuple[Session, ...]:
+    return explained(str(path), **kwargs)[1]
+
+
+def as_dict(obj: Any) -> Any:
+    return dataclasses.asdict(obj)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m smtpdoc ARGS` as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "smtpdoc", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+        check=False,
+    )
+
+
+def zeek_traces() -> list[Path]:
+    if not ZEEK.is_dir():
+        return []
+    return sorted(p for p in (ZEEK / "traces").iterdir() if p.is_file())
+
+
+def zeek_baselines() -> list[tuple[str, str]]:
+    if not ZEEK.is_dir():
+        return []
+    rows = (ZEEK / "index.tsv").read_text().splitlines()[1:]
+    return [tuple(r.split("\t")) for r in rows if r.strip()]  # type: ignore[misc]
+
+
+def read_zeek_log(path: Path) -> list[dict[str, str]]:
+    fields: list[str] = []
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.startswith("#fields"):
+            fields = line.split("\t")[1:]
+        elif line and not line.startswith("#"):
+            rows.append(dict(zip(fields, line.split("\t"), strict=True)))
+    return rows
