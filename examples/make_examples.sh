@@ -12,7 +12,7 @@
 #      listening on 127.0.0.1:25, :2525, :465 and :587 only, delivering everything to
 #      the "discard" transport: nothing is relayed or stored), then aiosmtpd lab
 #      servers (examples/lab/lab_server.py) on 127.0.0.1:587 and [::1]:25.
-#   4. For each scenario: tcpdump -i lo -U -w ... 'tcp port N', one client
+#   4. For each scenario: tcpdump -i lo -U --immediate-mode -w ... 'tcp port N', one client
 #      session (examples/lab/lab_client.py or openssl s_client), stop tcpdump,
 #      convert to pcapng.
 #   5. Stops everything it started (also on error: trap).

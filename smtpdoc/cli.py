@@ -12,6 +12,7 @@ Exit codes (also in the README):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -19,8 +20,10 @@ from pathlib import Path
 import click
 
 from smtpdoc import __version__, render
+from smtpdoc.annotate import annotate_capture
 from smtpdoc.errors import SmtpdocError
 from smtpdoc.explain import Settings, explain_capture
+from smtpdoc.progress import CaptureProgress, capinfos_beside
 from smtpdoc.render import RenderOptions
 from smtpdoc.tshark import find_tshark
 
@@ -52,7 +55,7 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["terminal", "json"]),
+    type=click.Choice(["terminal", "json", "markdown", "html"]),
     default=None,
     help="Output format (default: from -o's extension, else terminal).",
 )
@@ -63,6 +66,7 @@ def main() -> None:
 @click.option("--show-secrets", is_flag=True, help="Show AUTH credentials instead of [redacted].")
 @click.option("--color/--no-color", "colour", default=None, help="Colour (default: when stdout is a terminal).")
 @click.option("--tshark", "tshark_path", envvar="SMTPDOC_TSHARK", help="Path of the tshark binary.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
 def explain(
     capture: str,
     fmt: str | None,
@@ -73,6 +77,7 @@ def explain(
     show_secrets: bool,
     colour: bool | None,
     tshark_path: str | None,
+    quiet: bool,
 ) -> None:
     """Explain every SMTP session in CAPTURE (pcap or pcapng), step by step."""
     if fmt is None and output:
@@ -83,14 +88,17 @@ def explain(
     settings = Settings(reveal_secrets=show_secrets, stream=stream, keylog=keylog, decode_as=decode_as)
     try:
         tshark = find_tshark(tshark_path)
+        bar = _progress(capture, tshark.path, quiet, to_stdout=not output)
+        settings.progress = bar
         report, outcome = explain_capture(capture, tshark, settings)
         renderer = render.by_name(fmt)
-        if output:
-            with open(output, "w", encoding="utf-8") as out:
-                renderer(report, out, RenderOptions(colour=False, show_secrets=show_secrets))
-        else:
-            use_colour = sys.stdout.isatty() if colour is None else colour
-            renderer(report, sys.stdout, RenderOptions(colour=use_colour, show_secrets=show_secrets))
+        with bar if bar is not None else contextlib.nullcontext():
+            if output:
+                with open(output, "w", encoding="utf-8") as out:
+                    renderer(report, out, RenderOptions(colour=False, show_secrets=show_secrets))
+            else:
+                use_colour = sys.stdout.isatty() if colour is None else colour
+                renderer(report, sys.stdout, RenderOptions(colour=use_colour, show_secrets=show_secrets))
     except SmtpdocError as exc:
         _fail(exc)
     except BrokenPipeError:
@@ -112,3 +120,57 @@ def explain(
         click.echo(f"smtpdoc: {outcome.warning}", err=True)
     if outcome.cut_short:
         sys.exit(EXIT_CUT_SHORT)
+
+
+# -- progress and annotate -------------------------------------------------------------------
+def _progress(capture: str, tshark_path: str, quiet: bool, to_stdout: bool) -> CaptureProgress | None:
+    """A progress bar on stderr when it is a terminal, not --quiet, and no report shares that terminal."""
+    if quiet or not sys.stderr.isatty() or (to_stdout and sys.stdout.isatty()):
+        return None
+    return CaptureProgress(capture, sys.stderr, capinfos_beside(tshark_path))
+
+
+ANNOTATE_EXAMPLES = """
+\b
+Examples:
+  smtpdoc annotate examples/starttls.pcapng -o starttls-annotated.pcapng
+  smtpdoc annotate capture.pcap -o annotated.pcapng --keylog keys.txt
+\b
+In Wireshark, the display filter  frame.comment contains "smtpdoc step"
+shows the annotated frames; a custom column on frame.comment shows the text.
+"""
+
+
+@main.command(epilog=ANNOTATE_EXAMPLES)
+@click.argument("capture", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The annotated pcapng to write.")
+@click.option("--keylog", type=click.Path(exists=True, dir_okay=False), help="TLS key log file for decryption.")
+@click.option(
+    "--decode-as", "decode_as", type=click.IntRange(1, 65535), multiple=True, help="Treat this TCP port as SMTP."
+)
+@click.option("--tshark", "tshark_path", envvar="SMTPDOC_TSHARK", help="Path of the tshark binary.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line on stderr.")
+def annotate(
+    capture: str, output: str, keylog: str | None, decode_as: tuple[int, ...], tshark_path: str | None, quiet: bool
+) -> None:
+    """Write a copy of CAPTURE in which every SMTP frame carries its step and explanation as a packet comment."""
+    if Path(output).resolve() == Path(capture).resolve():
+        raise click.UsageError(f"-o '{output}' is the capture itself; choose another file for the annotated copy.")
+    settings = Settings(keylog=keylog, decode_as=decode_as)
+    try:
+        tshark = find_tshark(tshark_path)
+        bar = _progress(capture, tshark.path, quiet, to_stdout=False)
+        settings.progress = bar
+        with bar if bar is not None else contextlib.nullcontext():
+            done = annotate_capture(capture, output, tshark, settings)
+    except SmtpdocError as exc:
+        _fail(exc)
+    if not quiet:
+        if done.comments:
+            click.echo(
+                f"smtpdoc: wrote '{output}': {len(done.comments)} frames of {done.sessions} SMTP session(s) "
+                "carry a comment.",
+                err=True,
+            )
+        else:
+            click.echo(f"smtpdoc: wrote '{output}': no SMTP session found, so no frame carries a comment.", err=True)

@@ -91,6 +91,8 @@ class Packet:
     tls: tuple[TlsRecord, ...] = ()
     # Decrypted application data carried by this frame (TLS with keys), in order.
     plaintext: bytes | None = None
+    # tshark had the keys and dissected SMTP inside TLS on this frame.
+    decrypted: bool = False
     # True when tshark dissected TLS on this frame (the stream is a TLS stream).
     tls_layer: bool = False
 

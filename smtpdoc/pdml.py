@@ -97,7 +97,7 @@ def _packet(elem: etree._Element) -> Packet | None:
     retrans = False
     records: list[TlsRecord] = []
     tls_layer = False
-    plaintext: list[bytes] = []
+    decrypted = False
     for proto in elem:
         name = proto.get("name")
         if name == "geninfo":
@@ -131,7 +131,10 @@ def _packet(elem: etree._Element) -> Packet | None:
                 if f.get("name") == "tls.record":
                     records.append(_record(f))
         elif name == "smtp" and tls_layer:
-            plaintext.append(_smtp_bytes(proto))
+            # tshark decrypted this frame. Its SMTP fields do not give back the exact bytes
+            # (multi-line replies and message data lose theirs), so the inner dialogue is not
+            # rebuilt from them; the session only records that decryption worked.
+            decrypted = True
     if "tcp.stream" not in tcp:
         return None
     return Packet(
@@ -148,22 +151,12 @@ def _packet(elem: etree._Element) -> Packet | None:
         payload=payload,
         retransmission=retrans,
         tls=tuple(records),
-        plaintext=b"".join(plaintext) if plaintext else None,
+        decrypted=decrypted,
         tls_layer=tls_layer,
     )
 
 
 _TCP_FIELDS = frozenset({"tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.ack"})
-
-
-def _smtp_bytes(proto: etree._Element) -> bytes:
-    """The decrypted SMTP bytes tshark dissected in this <proto name="smtp">."""
-    out = []
-    for f in proto:
-        value = f.get("value")
-        if value:
-            out.append(bytes.fromhex(value))
-    return b"".join(out)
 
 
 def _record(rec: etree._Element) -> TlsRecord:

@@ -22,15 +22,9 @@ _PACKETS = re.compile(r"Number of packets:\s*(\d+)")
 _EVERY = 200  # frames between two redraw requests
 
 
-def count_frames(capinfos: str, capture: str) -> int | None:
-    """Number of frames in `capture` according to capinfos, or None if it cannot tell."""
-    try:
-        done = subprocess.run(
-            [capinfos, "-c", "-M", capture], capture_output=True, text=True, timeout=600, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = _PACKETS.search(done.stdout)
+def count_frames(output: str) -> int | None:
+    """The frame count in `capinfos -c -M` output, or None."""
+    match = _PACKETS.search(output)
     return int(match[1]) if match else None
 
 
@@ -57,6 +51,7 @@ class CaptureProgress:
             redirect_stderr=False,
         )
         self._task: TaskID | None = None
+        self._counter: subprocess.Popen[str] | None = None
         self._last = 0
         self._label = f"{label} {Path(capture).name}"
 
@@ -64,11 +59,23 @@ class CaptureProgress:
         self._progress.start()
         self._task = self._progress.add_task(self._label, total=None, of="")
         if self._capinfos:
-            threading.Thread(target=self._find_total, args=(self._capinfos,), daemon=True).start()
+            try:
+                self._counter = subprocess.Popen(
+                    [self._capinfos, "-c", "-M", self._capture],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+            except OSError:
+                self._counter = None
+            else:
+                threading.Thread(target=self._find_total, args=(self._counter,), daemon=True).start()
         return self
 
-    def _find_total(self, capinfos: str) -> None:
-        total = count_frames(capinfos, self._capture)
+    def _find_total(self, counter: subprocess.Popen[str]) -> None:
+        output, _ = counter.communicate()
+        total = count_frames(output or "")
         if total and self._task is not None:
             self._progress.update(self._task, total=total, of=f" of {total:,}")
 
@@ -80,4 +87,6 @@ class CaptureProgress:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        if self._counter is not None and self._counter.poll() is None:
+            self._counter.terminate()
         self._progress.stop()

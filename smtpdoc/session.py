@@ -343,6 +343,8 @@ class SessionMachine:
                 self.add_frames(current, [packet.number])
             elif self.tls.handshake is None and not packet.tls_layer:
                 self._tls_step("tls_handshake", packet, side)
+        if packet.decrypted and self.session.tls is not None:
+            self.session.tls.decrypted = True
         if packet.plaintext:
             self._inner(packet, side)
 

@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from smtpdoc.model import Finding, Report, Session, Step
 from smtpdoc.render import RenderOptions, register
 from smtpdoc.render.common import frame_ranges, printable
-from smtpdoc.render.ladder import cut, extension_rows, layout, session_facts, tls_rows, transaction_rows
+from smtpdoc.render.ladder import cut, extension_rows, layout, offset, session_facts, tls_rows, transaction_rows
 
 
 def step_findings(session: Session, step: Step) -> list[Finding]:
@@ -39,6 +39,7 @@ def _template() -> Template:
         cut=cut,
         frames=frame_ranges,
         layout=layout,
+        offset=offset,
         session_facts=session_facts,
         tls_rows=tls_rows,
         extension_rows=extension_rows,

@@ -26,8 +26,8 @@ BOTH = "both"
 
 WIDTH = 800
 TIME_X = 8  # left edge of the time column
-CLIENT_X = 150
-SERVER_X = 740
+CLIENT_X = 160
+SERVER_X = 716
 HEAD_HEIGHT = 64
 TITLE_GAP = 17  # from the top of an arrow row to the title baseline
 TEXT_GAP = 15  # from the arrow line to the protocol text baseline
@@ -87,6 +87,11 @@ def cut(text: str, limit: int = MAX_LABEL) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def offset(seconds: float) -> str:
+    """Time since the session started: '+13.4 ms' below a second, else '+2.085 s'."""
+    return f"+{seconds * 1000:.1f} ms" if seconds < 1 else f"+{seconds:.3f} s"
+
+
 def step_label(step: Step, position: int) -> str:
     return f"{position}. {step.title or step.name}"
 
@@ -126,16 +131,16 @@ def arrows(session: Session) -> list[Arrow]:
         own = {"client": C2S, "server": S2C}.get(step.direction, BOTH)
         runs = _runs(step.lines)
         if not runs:
-            result.append(
-                Arrow(position, own, title, step.summary, False, step.time, step.inside_tls, encrypted, flag)
-            )
+            result.append(Arrow(position, own, title, step.summary, False, step.time, step.inside_tls, encrypted, flag))
             continue
         if own != BOTH and runs[0][0] != own:
             # e.g. the message step: the client sent the body, only the server's reply is a line
             result.append(Arrow(position, own, title, "", False, step.time, step.inside_tls, encrypted, flag))
             title = ""
         for side, texts in runs:
-            time = step.reply.time if side == S2C and step.reply is not None and step.direction != "server" else step.time
+            time = (
+                step.reply.time if side == S2C and step.reply is not None and step.direction != "server" else step.time
+            )
             result.append(
                 Arrow(position, side, title, texts[0], True, time, step.inside_tls, encrypted, flag, len(texts) - 1)
             )
@@ -218,7 +223,9 @@ def tls_rows(tls: TlsSummary) -> list[tuple[str, str]]:
         level = {1: "warning", 2: "fatal"}.get(int(alert.get("level", 0)), "alert")
         name = alert.get("name") or alert.get("description")
         words = f": {alert['words']}" if alert.get("words") else ""
-        rows.append(("Alert", f"{level} {name} from the {alert.get('by', '?')} (frame {alert.get('frame', '?')}){words}"))
+        rows.append(
+            ("Alert", f"{level} {name} from the {alert.get('by', '?')} (frame {alert.get('frame', '?')}){words}")
+        )
     rows.append(
         (
             "Records",
@@ -229,7 +236,9 @@ def tls_rows(tls: TlsSummary) -> list[tuple[str, str]]:
     rows.append(("Handshake", "completed" if tls.established else "not completed"))
     if tls.resumed:
         rows.append(("Resumed", "yes (session resumption)"))
-    rows.append(("Decrypted", "yes: the steps inside TLS are shown" if tls.decrypted else "no: the content stays hidden"))
+    rows.append(
+        ("Decrypted", "yes: the steps inside TLS are shown" if tls.decrypted else "no: the content stays hidden")
+    )
     return rows
 
 

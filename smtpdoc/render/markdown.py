@@ -9,6 +9,7 @@ digits and a few safe marks becomes a `#code;` entity).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TextIO
 
 from smtpdoc.model import Finding, Report, Session, Step
@@ -20,14 +21,15 @@ from smtpdoc.render.ladder import (
     arrows,
     cut,
     extension_rows,
+    offset,
     session_facts,
     tls_rows,
     transaction_rows,
 )
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
+_BLOCK_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
 _MERMAID_SAFE = re.compile(r"[A-Za-z0-9 .,_@/=+\-?!'$*()\[\]…]")
-_SEVERITY_MARK = {"critical": "🛑", "warning": "⚠️", "notice": "🔎", "info": "ℹ️"}
 
 
 def md(value: object) -> str:
@@ -35,6 +37,13 @@ def md(value: object) -> str:
     text = printable(value).replace("\n", " ").replace("\r", " ")
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def para(value: object) -> str:
+    """`md`, and a leading '#', '-', '1.' ... cannot turn the paragraph into a heading or a list."""
+    return _BLOCK_START.sub(
+        lambda m: m[1] + "\\" + m[2] if m[2][0] in "#>+=-" else m[1] + m[2][:-1] + "\\" + m[2][-1], md(value)
+    )
 
 
 def mermaid(value: object) -> str:
@@ -50,7 +59,7 @@ def fence(lines: list[str]) -> str:
     return f"{marker}text\n{body}\n{marker}"
 
 
-def _table(out: TextIO, head: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _table(out: TextIO, head: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     out.write("| " + " | ".join(head) + " |\n")
     out.write("|" + "---|" * len(head) + "\n")
     for row in rows:
@@ -62,7 +71,7 @@ def _table(out: TextIO, head: tuple[str, ...], rows: list[tuple[str, ...]]) -> N
 def render(report: Report, out: TextIO, options: RenderOptions) -> None:
     out.write(f"# SMTP walkthrough: {md(report.capture)}\n\n")
     out.write(f"Explained by smtpdoc with tshark {md(report.tshark_version)}.\n\n")
-    out.write(f"## Step 0. {md(report.filter_title)}\n\n{md(report.filter_explanation)}\n\n")
+    out.write(f"## Step 0. {md(report.filter_title)}\n\n{para(report.filter_explanation)}\n\n")
     count = 0
     for session in report.sessions:
         count += 1
@@ -120,12 +129,12 @@ def _diagram(out: TextIO, session: Session) -> None:
             in_tls = arrow.inside_tls
         parts = []
         if arrow.title:
-            parts.append(mermaid(f"{arrow.title} (+{arrow.time:.3f} s)"))
+            parts.append(mermaid(f"{arrow.title} ({offset(arrow.time)})"))
         if arrow.text:
             more = f" (+{arrow.more} more)" if arrow.more else ""
             parts.append(mermaid(cut(arrow.text) + more))
         elif not arrow.title:
-            parts.append(mermaid(f"(+{arrow.time:.3f} s)"))
+            parts.append(mermaid(f"({offset(arrow.time)})"))
         if arrow.flagged:
             parts.append(mermaid(f"finding: {arrow.flagged}"))
         text = "<br/>".join(parts)
@@ -143,8 +152,8 @@ def _diagram(out: TextIO, session: Session) -> None:
 def _step(out: TextIO, position: int, step: Step) -> None:
     where = " · inside TLS" if step.inside_tls else ""
     out.write(f"#### {position}. {md(step.title)}\n\n")
-    out.write(f"*+{step.time:.3f} s · frames {frame_ranges(step.frames)}{where}*\n\n")
-    out.write(f"{md(step.summary)}\n\n")
+    out.write(f"*{offset(step.time)} · frames {frame_ranges(step.frames)}{where}*\n\n")
+    out.write(f"{para(step.summary)}\n\n")
     if step.lines:
         out.write(fence(step.lines) + "\n\n")
     if step.reply is not None and step.reply.meaning:
@@ -154,9 +163,8 @@ def _step(out: TextIO, position: int, step: Step) -> None:
 
 def _findings(out: TextIO, findings: list[Finding]) -> None:
     for f in findings:
-        mark = _SEVERITY_MARK.get(f.severity, "•")
         detail = f": {md(f.detail)}" if f.detail else ""
         frames = f" (frames {frame_ranges(f.frames)})" if f.frames else ""
-        out.write(f"- {mark} **{md(f.severity)}: {md(f.title)}**{detail}{frames}  \n")
+        out.write(f"- **{md(f.severity)}: {md(f.title)}**{detail}{frames}  \n")
         out.write(f"  {md(f.explanation)} ({md(f.rfc)})\n")
     out.write("\n")

@@ -53,8 +53,7 @@ def _session(console: Console, session: Session) -> None:
     head.append(f"Session {session.index}", style="bold underline")
     head.append(f"  {printable(session.client)} → {printable(session.server)}")
     head.append(
-        f"  tcp.stream {session.stream}, frames {session.first_frame}-{session.last_frame},"
-        f" {session.duration:.3f} s",
+        f"  tcp.stream {session.stream}, frames {session.first_frame}-{session.last_frame}, {session.duration:.3f} s",
         style="dim",
     )
     console.print(head)

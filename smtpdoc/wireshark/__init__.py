@@ -1,0 +1,1 @@
+"""Wireshark integration: the catalog as a configuration profile and a Lua post-dissector."""
