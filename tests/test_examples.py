@@ -115,3 +115,13 @@ def test_stream_option_focuses_on_one_stream() -> None:
     done = run_cli("explain", str(ZEEK / "traces" / "smtp.pcap"), "--format", "json", "--stream", "2")
     report = json.loads(done.stdout)
     assert [s["stream"] for s in report["sessions"]] == [2]
+
+
+def test_json_output_follows_the_documented_schema() -> None:
+    import jsonschema
+    from conftest import ROOT, DATA
+
+    schema = json.loads((ROOT / "docs" / "json-schema.json").read_text())
+    for capture in (EXAMPLES / "starttls.pcapng", EXAMPLES / "plain.pcapng", DATA / "auth-plain-cleartext.pcapng"):
+        done = run_cli("explain", str(capture), "--format", "json")
+        jsonschema.validate(json.loads(done.stdout), schema)
