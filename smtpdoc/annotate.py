@@ -34,6 +34,7 @@ COLUMN_FORMAT = "%Cus:frame.comment:0:R"
 MAX_COMMENT = 60_000  # a pcapng option holds at most 65535 bytes
 BATCH_BYTES = 256 * 1024  # well under ARG_MAX with the environment on top
 BATCH_FRAMES = 5_000
+_UNWRITABLE = "can't be written"
 _UMBRELLA = "encrypted"  # spans the whole TLS part; a decrypted step inside it says more
 
 
@@ -115,27 +116,36 @@ def _batches(comments: dict[int, str]) -> list[list[str]]:
     return batches
 
 
-def write_comments(editcap: str, capture: str, output: str, comments: dict[int, str]) -> None:
+def _run(args: list[str], tool: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=3600, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise TsharkFailed(f"{tool} at '{args[0]}' could not be run: {exc}") from None
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if "Running as user" not in line]
+    return lines[-1] if lines else "no message"
+
+
+def write_comments(editcap: str, capture: str, output: str, comments: dict[int, str], tshark: Tshark) -> None:
     """Copy `capture` to `output` (pcapng) with `comments` on their frames."""
     out_dir = Path(output).resolve().parent
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".smtpdoc-annotate-") as scratch:
         source = capture
         for n, batch in enumerate(_batches(comments)):
             target = str(Path(scratch) / f"pass{n}.pcapng")
-            try:
-                done = subprocess.run(
-                    [editcap, "-F", "pcapng", *batch, source, target],
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    text=True,
-                    timeout=3600,
-                    check=False,
-                )
-            except (OSError, subprocess.SubprocessError) as exc:
-                raise TsharkFailed(f"editcap at '{editcap}' could not be run: {exc}") from None
+            done = _run([editcap, "-F", "pcapng", *batch, source, target], "editcap")
+            if done.returncode != 0 and n == 0 and _UNWRITABLE in done.stderr:
+                # editcap 4.0 cannot copy a pcapng whose secrets block comes before the interface
+                # block (what `editcap --inject-secrets` writes); tshark -w rewrites it in order.
+                source = str(Path(scratch) / "in-order.pcapng")
+                rewrite = _run([tshark.path, "-r", capture, "-F", "pcapng", "-w", source], "tshark")
+                if rewrite.returncode != 0:
+                    raise TsharkFailed(f"tshark could not rewrite '{capture}': {_last_line(rewrite.stderr)}")
+                done = _run([editcap, "-F", "pcapng", *batch, source, target], "editcap")
             if done.returncode != 0:
-                message = done.stderr.strip().splitlines()[-1:] or ["no message"]
-                raise TsharkFailed(f"editcap failed on '{source}' (exit {done.returncode}): {message[0]}")
+                raise TsharkFailed(f"editcap failed on '{capture}' (exit {done.returncode}): {_last_line(done.stderr)}")
             source = target
         os.replace(source, output)
 
@@ -145,7 +155,7 @@ def annotate_capture(capture: str, output: str, tshark: Tshark, settings: Settin
     editcap = tool_beside(tshark, "editcap")
     report, _outcome = explain_capture(capture, tshark, settings)
     comments, count = frame_comments(report.sessions)
-    write_comments(editcap, capture, output, comments)
+    write_comments(editcap, capture, output, comments, tshark)
     return Annotated(output=output, sessions=count, comments=comments)
 
 

@@ -107,7 +107,7 @@ def explain(
     except KeyboardInterrupt:
         click.echo("smtpdoc: interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
+    except Exception as exc:
         if os.environ.get("SMTPDOC_DEBUG"):
             raise
         click.echo(

@@ -76,9 +76,10 @@ class Dialogue:
         progress = True
         while progress and self.mode is not Mode.TLS:
             progress = self._read_replies()
-            if self.mode is Mode.TLS:
+            reader = _CLIENT_READERS.get(self.mode)  # None once the replies switched to TLS
+            if reader is None:
                 break
-            progress = _CLIENT_READERS[self.mode](self) or progress
+            progress = reader(self) or progress
 
     # -- server side ---------------------------------------------------------------------
     def _read_replies(self) -> bool:

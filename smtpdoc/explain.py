@@ -143,9 +143,7 @@ def _extension(ext: Extension, catalog: Catalog) -> Extension:
             ext.human = "the server announces no fixed size limit"
     elif keyword == "AUTH" or keyword.startswith("AUTH="):
         mechs = params.split() + ([keyword.partition("=")[2]] if "=" in keyword else [])
-        ext.human = "login methods: " + ", ".join(
-            f"{m} ({catalog.mechanism(m).title})" for m in mechs if m
-        )
+        ext.human = "login methods: " + ", ".join(f"{m} ({catalog.mechanism(m).title})" for m in mechs if m)
     elif params:
         ext.human = params
     return ext

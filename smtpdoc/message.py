@@ -50,7 +50,7 @@ def _clean(value: str) -> str:
 def _attachments(data: bytes) -> list[dict[str, str]]:
     try:
         parsed = BytesParser(policy=policy.default).parsebytes(data)
-    except Exception:  # noqa: BLE001 - a broken MIME structure is capture content, not our bug
+    except Exception:
         return []
     if not isinstance(parsed, EmailMessage) or not parsed.is_multipart():
         return []
@@ -58,7 +58,7 @@ def _attachments(data: bytes) -> list[dict[str, str]]:
     for part in parsed.walk():
         try:
             name = part.get_filename()
-        except Exception:  # noqa: BLE001
+        except Exception:
             name = None
         disposition = part.get_content_disposition()
         if name or disposition == "attachment":

@@ -28,14 +28,13 @@ PROTOCOLS = ("ip", "ipv6", "tcp", "tls", "smtp")
 # Frames the engine can learn from: payload or connection set-up/tear-down.
 # The third packet of the handshake is a bare ACK: seq 1, ack 1, no payload.
 DISPLAY_FILTER = (
-    "tcp.len > 0 || tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1"
-    " || (tcp.seq == 1 && tcp.ack == 1)"
+    "tcp.len > 0 || tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1 || (tcp.seq == 1 && tcp.ack == 1)"
 )
 
 _HELLO_CLIENT = 1
 _HELLO_SERVER = 2
 _CERTIFICATE = 11
-_EXT_SUPPORTED_VERSIONS = 43
+_EXT_PRE_SHARED_KEY = 41
 
 
 def tshark_args(
@@ -208,10 +207,10 @@ def _handshake(hs: etree._Element) -> TlsMessage | None:
     legacy = _int((fields.get("tls.handshake.version") or [""])[0])
     alpn = tuple(fields.get("tls.handshake.extensions_alpn_str", []))
     if htype == _HELLO_CLIENT:
-        sni = (fields.get("tls.handshake.extensions_server_name") or [None])[0]
-        session_id_len = _int((fields.get("tls.handshake.session_id_length") or [""])[0])
+        names = fields.get("tls.handshake.extensions_server_name")
+        sni = names[0] if names else None
         ext_types = {_int(t) for t in fields.get("tls.handshake.extension.type", [])}
-        resumption = session_id_len > 0 and 41 in ext_types or 41 in ext_types
+        resumption = _EXT_PRE_SHARED_KEY in ext_types
         return ClientHello(
             sni=sni,
             versions=versions or ((legacy,) if legacy else ()),

@@ -129,7 +129,9 @@ class SessionMachine:
             direction=side.value,
             lines=lines or [],
             facts=dict(facts or {}),
-            inside_tls=self.inner is not None and self.tls_active and name not in ("tls_handshake", "encrypted", "close"),
+            inside_tls=self.inner is not None
+            and self.tls_active
+            and name not in ("tls_handshake", "encrypted", "close"),
         )
         self.session.steps.append(step)
         self._assign(frames, name)
@@ -278,7 +280,9 @@ class SessionMachine:
                 self.reset = True
             how = "RST" if self.reset else "FIN"
             if self.close_step is None:
-                self.close_step = self.step("close", [packet.number], self.rel(packet.time), side, facts={"how": how, "by": side.value})
+                self.close_step = self.step(
+                    "close", [packet.number], self.rel(packet.time), side, facts={"how": how, "by": side.value}
+                )
             else:
                 self.add_frames(self.close_step, [packet.number])
                 self.close_step.facts["how"] = how
@@ -385,7 +389,12 @@ class SessionMachine:
                 }
             elif isinstance(message, Alert) and not message.encrypted:
                 summary.alerts.append(
-                    {"level": message.level, "description": message.description, "frame": packet.number, "by": side.value}
+                    {
+                        "level": message.level,
+                        "description": message.description,
+                        "frame": packet.number,
+                        "by": side.value,
+                    }
                 )
                 if message.description != _CLOSE_NOTIFY:
                     self.finding("tls_alert", [packet.number], f"alert {message.description}")
@@ -481,9 +490,11 @@ class SessionMachine:
                 version=hello.get("version"), cipher=hello.get("cipher"), sni=client_hello.get("sni")
             )
             if not self.tls.established and self.closed:
-                self.finding("tls_handshake_failure", self.tls.handshake.frames[-1:], "closed before the handshake finished")
+                self.finding(
+                    "tls_handshake_failure", self.tls.handshake.frames[-1:], "closed before the handshake finished"
+                )
         self._judge()
-        s.steps.sort(key=lambda st: (st.frames[0] if st.frames else 0))
+        s.steps.sort(key=lambda st: st.frames[0] if st.frames else 0)
         return s
 
     def _duration(self, step: Step) -> float:
@@ -506,11 +517,18 @@ class SessionMachine:
         keywords = [e.keyword.upper() for e in s.extensions]
         masked = [k for k in keywords if smtp_text.is_masked_starttls(k)]
         ehlo_reply = next((st for st in s.steps if st.name == "ehlo_reply" and not st.inside_tls), None)
-        mail_steps = [st for st in s.steps if st.name in ("mail_from", "auth") and not st.inside_tls and not self._after_tls(st)]
+        mail_steps = [
+            st for st in s.steps if st.name in ("mail_from", "auth") and not st.inside_tls and not self._after_tls(st)
+        ]
         implicit = s.tls is not None and s.tls.implicit
         if masked and ehlo_reply is not None:
             self.finding("starttls_masked", ehlo_reply.frames, masked[0])
-        elif ehlo_reply is not None and "STARTTLS" not in keywords and not implicit and ehlo_reply.facts.get("extensions") is not None:
+        elif (
+            ehlo_reply is not None
+            and "STARTTLS" not in keywords
+            and not implicit
+            and ehlo_reply.facts.get("extensions") is not None
+        ):
             if self.starttls_requested:
                 self.finding("starttls_stripped", ehlo_reply.frames, "STARTTLS asked for but not advertised")
             else:

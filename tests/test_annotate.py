@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA, EXAMPLES, ZEEK, explained, run_cli
 from smtpdoc import annotate
 from smtpdoc.annotate import (
     COLUMN_FORMAT,
@@ -19,6 +18,8 @@ from smtpdoc.annotate import (
 )
 from smtpdoc.explain import Settings
 from smtpdoc.tshark import Tshark
+
+from conftest import DATA, EXAMPLES, ZEEK, explained, run_cli
 
 CASES = [
     EXAMPLES / "plain.pcapng",

@@ -14,7 +14,7 @@ from conftest import DATA, EXAMPLES, run_cli
 
 
 def _one_line_error(done: object) -> str:
-    stderr = getattr(done, "stderr")
+    stderr = done.stderr
     assert "Traceback" not in stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr

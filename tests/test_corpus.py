@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NO_CORPUS, ZEEK, read_zeek_log, run_cli, sessions_of, zeek_baselines, zeek_traces
 from smtpdoc.model import Transaction
+
+from conftest import NO_CORPUS, ZEEK, read_zeek_log, run_cli, sessions_of, zeek_baselines, zeek_traces
 
 pytestmark = pytest.mark.skipif(not ZEEK.is_dir(), reason=NO_CORPUS)
 

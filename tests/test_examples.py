@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from conftest import EXAMPLES, run_cli, sessions_of
 from smtpdoc.catalog import load_catalog
+
+from conftest import EXAMPLES, run_cli, sessions_of
 
 WALKTHROUGH_EXTENSIONS = {"SIZE", "8BITMIME", "STARTTLS", "ENHANCEDSTATUSCODES", "PIPELINING", "CHUNKING", "SMTPUTF8"}
 
@@ -119,7 +120,8 @@ def test_stream_option_focuses_on_one_stream() -> None:
 
 def test_json_output_follows_the_documented_schema() -> None:
     import jsonschema
-    from conftest import ROOT, DATA
+
+    from conftest import DATA, ROOT
 
     schema = json.loads((ROOT / "docs" / "json-schema.json").read_text())
     for capture in (EXAMPLES / "starttls.pcapng", EXAMPLES / "plain.pcapng", DATA / "auth-plain-cleartext.pcapng"):

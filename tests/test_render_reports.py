@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from conftest import DATA, EXAMPLES, ROOT, explained, run_cli
 from smtpdoc import render
 from smtpdoc.model import Report, Session
 from smtpdoc.progress import CaptureProgress, count_frames
 from smtpdoc.render import RenderOptions
 from smtpdoc.render.ladder import BOTH, arrows, offset
 from smtpdoc.render.markdown import md, mermaid, para
+
+from conftest import DATA, EXAMPLES, ROOT, explained, run_cli
 
 GOLDEN = ROOT / "tests" / "golden"
 # (capture, keylog): the example captures every report format is pinned against

@@ -25,8 +25,19 @@ class Wire:
         number = len(self.frames) + 1
         other = "s" if side == "c" else "c"
         self.frames.append(
-            Packet(number, self.t, 0, src[0], dst[0], src[1], dst[1], flags, self.seq[side], payload=data,
-                   ack_number=self.seq[other])  # fmt: skip
+            Packet(
+                number,
+                self.t,
+                0,
+                src[0],
+                dst[0],
+                src[1],
+                dst[1],
+                flags,
+                self.seq[side],
+                payload=data,
+                ack_number=self.seq[other],
+            )
         )
         self.seq[side] += len(data) + (1 if flags & (SYN | FIN) else 0)
         return number
@@ -206,8 +217,23 @@ def test_demux_releases_sessions_in_order_and_forgets_them() -> None:
         w.send("s", b"220 mx\r\n")
         w.close()
         for p in w.frames:
-            out += list(demux.feed(Packet(p.number + 10 * stream, p.time, stream, p.src, p.dst, p.sport, p.dport,
-                                          p.flags, p.seq, payload=p.payload, ack_number=p.ack_number)))  # fmt: skip
+            out += list(
+                demux.feed(
+                    Packet(
+                        p.number + 10 * stream,
+                        p.time,
+                        stream,
+                        p.src,
+                        p.dst,
+                        p.sport,
+                        p.dport,
+                        p.flags,
+                        p.seq,
+                        payload=p.payload,
+                        ack_number=p.ack_number,
+                    )
+                )
+            )
     assert [s.index for s in out] == [1, 2]
     assert demux.machines == {} and demux.done == {}
     assert list(demux.close()) == []

@@ -76,17 +76,21 @@ def _session(console: Console, session: Session) -> None:
             if tr.last_reply:
                 line += f"; last reply {tr.last_reply}"
             console.print(_t(line))
+    _findings(console, session)
+
+
+def _findings(console: Console, session: Session) -> None:
     if session.findings:
         console.print(_t("  Findings", "bold"))
         for f in session.findings:
-            line = Text("    ")
-            line.append(f"[{f.severity}] ", style=_SEVERITY_STYLE.get(f.severity, ""))
-            line.append(printable(f.title), style="bold")
+            text = Text("    ")
+            text.append(f"[{f.severity}] ", style=_SEVERITY_STYLE.get(f.severity, ""))
+            text.append(printable(f.title), style="bold")
             if f.detail:
-                line.append(f" — {printable(f.detail)}")
+                text.append(f" — {printable(f.detail)}")
             if f.frames:
-                line.append(f" (frames {frame_ranges(f.frames)})", style="dim")
-            console.print(line)
+                text.append(f" (frames {frame_ranges(f.frames)})", style="dim")
+            console.print(text)
             _indented(console, _t(f"{f.explanation} ({f.rfc})", "dim"))
 
 

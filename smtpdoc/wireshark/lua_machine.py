@@ -165,7 +165,11 @@ local function feed(s, p)
     end
     report_gaps(s)
   end
-  if step_of[p.number] == nil and s.tls == nil then guess_of[p.number] = guess(s, s.outer, side) end
+  if step_of[p.number] == nil and s.tls == nil and #p.payload > 0 then
+    local st = side == "client" and s.outer.client or s.outer.server
+    local last = st.spans[#st.spans]
+    if last ~= nil and last.frame == p.number then guess_of[p.number] = guess(s, s.outer, side) end
+  end
 end
 
 -- The stream ended: give up on holes and read what is left (SessionMachine.finish).
