@@ -14,7 +14,7 @@ from smtpdoc import render
 from smtpdoc.model import Report, Session
 from smtpdoc.progress import CaptureProgress, count_frames
 from smtpdoc.render import RenderOptions
-from smtpdoc.render.ladder import BOTH, arrows, offset
+from smtpdoc.render.ladder import BOTH, arrows, layout, offset
 from smtpdoc.render.markdown import md, mermaid, para
 
 from conftest import DATA, EXAMPLES, ROOT, explained, run_cli
@@ -203,3 +203,18 @@ def test_progress_counts_frames_and_learns_the_total_from_capinfos() -> None:
             tick(n)
     assert count_frames("File name: x\nNumber of packets:   1234\n") == 1234
     assert count_frames("nothing") is None
+
+
+def test_steps_inside_tls_get_a_band_in_svg_and_a_rect_in_mermaid() -> None:
+    report, sessions = report_of("examples/plain.pcapng")
+    session = dataclasses.replace(sessions[0], steps=[dataclasses.replace(s) for s in sessions[0].steps])
+    for step in session.steps[4:7]:
+        step.inside_tls = True
+    lay = layout(session)
+    assert len(lay.bands) == 1
+    inside = [row for row in lay.rows if row.arrow.inside_tls]
+    assert lay.bands[0].y < inside[0].title_y and inside[-1].line_y < lay.bands[0].y + lay.bands[0].height
+    text = rendered("markdown", dataclasses.replace(report, sessions=[session]))
+    assert text.count("    rect rgba(") == 1 and "    end\n" in text
+    page = rendered("html", dataclasses.replace(report, sessions=[session]))
+    assert "inside TLS (decrypted)" in page and page.count('class="badge tls"') == 3

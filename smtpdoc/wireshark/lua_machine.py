@@ -167,7 +167,7 @@ local function feed(s, p)
   end
   if step_of[p.number] == nil and s.tls == nil and #p.payload > 0 then
     local st = side == "client" and s.outer.client or s.outer.server
-    local last = st.spans[#st.spans]
+    local last = st.spans[st.tail]
     if last ~= nil and last.frame == p.number then guess_of[p.number] = guess(s, s.outer, side) end
   end
 end

@@ -9,7 +9,7 @@ local Stream = {}
 Stream.__index = Stream
 
 local function new_stream()
-  return setmetatable({ next_seq = nil, buf = "", consumed = 0, spans = {}, head = 1,
+  return setmetatable({ next_seq = nil, buf = "", consumed = 0, spans = {}, head = 1, tail = 0,
                         pending = {}, npending = 0, gaps = {} }, Stream)
 end
 
@@ -26,7 +26,8 @@ function Stream:append(seq, payload, frame)
   if overlap > 0 then fresh = payload:sub(overlap + 1) end
   self.buf = self.buf .. fresh
   self.next_seq = self.next_seq + #fresh
-  self.spans[#self.spans + 1] = { stop = self.consumed + #self.buf, frame = frame }
+  self.tail = self.tail + 1
+  self.spans[self.tail] = { stop = self.consumed + #self.buf, frame = frame }
   return true
 end
 
@@ -90,7 +91,7 @@ function Stream:take(n)
   self.buf = self.buf:sub(n + 1)
   local start, stop = self.consumed, self.consumed + n
   local frames = {}
-  for i = self.head, #self.spans do
+  for i = self.head, self.tail do
     local span = self.spans[i]
     if span.stop > start then
       if #frames == 0 or frames[#frames] ~= span.frame then frames[#frames + 1] = span.frame end
@@ -98,7 +99,7 @@ function Stream:take(n)
     end
   end
   self.consumed = stop
-  while self.spans[self.head] ~= nil and self.spans[self.head].stop <= stop do
+  while self.head <= self.tail and self.spans[self.head].stop <= stop do
     self.spans[self.head] = nil
     self.head = self.head + 1
   end
@@ -107,7 +108,7 @@ end
 
 -- The frame holding the first unread byte.
 function Stream:peek_frame()
-  for i = self.head, #self.spans do
+  for i = self.head, self.tail do
     if self.spans[i].stop > self.consumed then return self.spans[i].frame end
   end
   return nil
