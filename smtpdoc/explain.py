@@ -50,7 +50,7 @@ def explain_capture(capture: str, tshark: Tshark, settings: Settings) -> tuple[R
     outcome = Outcome()
     report = Report(capture=capture, tshark_version=tshark.version_text, sessions=[])
     report.filter_title, report.filter_explanation = catalog.filter_intro
-    report.sessions = _sessions(capture, tshark, settings, catalog, outcome, report)  # type: ignore[assignment]
+    report.sessions = _sessions(capture, tshark, settings, catalog, outcome, report)
     return report, outcome
 
 

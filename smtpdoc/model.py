@@ -8,6 +8,7 @@ catalog. Renderers read this and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 SCHEMA_VERSION = "smtpdoc/1"
@@ -142,7 +143,7 @@ class Session:
 class Report:
     capture: str
     tshark_version: str
-    sessions: list[Session]
+    sessions: Iterable[Session]  # lazy in explain_capture: consumed once, as sessions finish
     findings: list[Finding] = field(default_factory=list)  # capture-level (e.g. no_smtp)
     frames_read: int = 0
     schema: str = SCHEMA_VERSION

@@ -250,9 +250,9 @@ def _certificate(cert: etree._Element) -> Certificate:
 
 def _rdn(f: etree._Element) -> str:
     for child in f.iter("field"):
-        if child.get("name") == "x509if.rdnSequence":
-            show = child.get("show") or ""
-            # "rdnSequence: 1 item (id-at-commonName=mail.example.test)"
+        if child.get("name") in ("x509if.rdnSequence", "x509af.rdnSequence"):
+            show = child.get("showname") or ""
+            # showname="rdnSequence: 1 item (id-at-commonName=mail.example.test)"
             start, end = show.find("("), show.rfind(")")
             return show[start + 1 : end] if 0 <= start < end else show
     return f.get("show") or ""
