@@ -236,9 +236,12 @@ def tls_rows(tls: TlsSummary) -> list[tuple[str, str]]:
     rows.append(("Handshake", "completed" if tls.established else "not completed"))
     if tls.resumed:
         rows.append(("Resumed", "yes (session resumption)"))
-    rows.append(
-        ("Decrypted", "yes: the steps inside TLS are shown" if tls.decrypted else "no: the content stays hidden")
+    decrypted = (
+        "yes: tshark had the keys (smtpdoc does not rebuild the SMTP steps inside TLS yet)"
+        if tls.decrypted
+        else "no: the content stays hidden"
     )
+    rows.append(("Decrypted", decrypted))
     return rows
 
 
