@@ -156,6 +156,7 @@ local RULES = {
   smtp_ports = { [25] = true, [587] = true, [465] = true },
   implicit_tls_ports = { [465] = true },
   greeting_code = 220,
+  greeting_codes = { [220] = true, [421] = true, [554] = true },
   starttls_go_ahead = 220,
   data_go_ahead = 354,
   auth_continue = 334,
@@ -218,7 +219,7 @@ function Stream:skip_hole()
   local seg = self.pending[low]
   self.pending[low] = nil
   self.npending = self.npending - 1
-  self.gaps[#self.gaps + 1] = { frame = seg[2], size = low - self.next_seq }
+  self.gaps[#self.gaps + 1] = { frame = seg[2], size = low - self.next_seq, offset = self.consumed + #self.buf }
   self.next_seq = low
   self:append(low, seg[1], seg[2])
   self:drain()
@@ -239,8 +240,22 @@ function Stream:add(seq, payload, frame)
   return self:drain() or grew
 end
 
-function Stream:find(needle)
-  return string.find(self.buf, needle, 1, true)
+-- The peer acknowledged up to `ack`: a hole below it will never fill in this capture.
+function Stream:acked(ack)
+  if self.npending > 0 and self.next_seq ~= nil and ack > self.next_seq then return self:skip_hole() end
+  return false
+end
+
+-- The first gap at or after the read position, if any.
+function Stream:next_gap()
+  for _, gap in ipairs(self.gaps) do
+    if gap.offset >= self.consumed then return gap end
+  end
+  return nil
+end
+
+function Stream:find(needle, init)
+  return string.find(self.buf, needle, init or 1, true)
 end
 
 -- Consume the first n buffered bytes: the bytes and the frames they came in.
@@ -277,14 +292,16 @@ end
 local function strip_crlf(s) return (s:gsub("[\r\n]+$", "")) end
 local function strip_ws(s) return (s:gsub("^[ \t\r\n\v\f]+", ""):gsub("[ \t\r\n\v\f]+$", "")) end
 
--- "mail FROM:<a@b>" -> "MAIL", "FROM:<a@b>"; nil if the line is not a command.
+-- "mail FROM:<a@b>" -> "MAIL", "FROM:<a@b>", true; nil for an empty line. The third value
+-- says whether the first word looks like a verb (a line that does not is still a command).
 local function parse_command(line)
   local stripped = strip_ws(line)
+  if stripped == "" then return nil end
   local space = stripped:find(" ", 1, true)
   local head = space and stripped:sub(1, space - 1) or stripped
   local rest = space and stripped:sub(space + 1) or ""
-  if #head < 2 or #head > 16 or not head:match("^[A-Za-z][A-Za-z0-9%-]*$") then return nil end
-  return head:upper(), strip_ws(rest)
+  local well_formed = #head >= 2 and #head <= 16 and head:match("^[A-Za-z][A-Za-z0-9%-]*$") ~= nil
+  return head:upper(), strip_ws(rest), well_formed
 end
 
 -- "250-SIZE 100" -> 250, false, "SIZE 100"; nil if the line is not a reply.
@@ -385,7 +402,8 @@ local function reply_complete(s, d)
   local codes = frame_info(frames[1]).codes
   codes[#codes + 1] = code
   if code >= 400 then finding(s, "error_reply", frames) end
-  if #d.pending == 0 then
+  local early = not d.greeted and RULES.greeting_codes[code] ~= nil
+  if #d.pending == 0 or early then
     if not d.greeted then
       d.greeted = true
       s.greeting_code = code
@@ -442,9 +460,10 @@ end
 
 local function command(s, d, data, frames)
   local line = strip_crlf(data)
-  local verb, argument = parse_command(line)
-  if verb == nil then
-    if strip_ws(line) ~= "" then s.not_smtp = true end
+  local verb, argument, well_formed = parse_command(line)
+  if verb == nil then return end
+  if not well_formed and d.commands == 0 then
+    s.not_smtp = true
     return
   end
   d.commands = d.commands + 1
@@ -483,6 +502,16 @@ end
 
 local function read_commands(s, d)
   local progress = false
+  local gap = d.client:next_gap()
+  if gap ~= nil and gap.size > 0 and gap.offset - d.client.consumed > 0
+      and gap.offset - d.client.consumed <= d.client:len() then
+    local stop = d.client:find("\n", gap.offset - d.client.consumed + 1)
+    if stop ~= nil then
+      d.client:take(stop) -- a line torn by missing bytes is not a command
+      gap.size = 0
+      progress = true
+    end
+  end
   while d.mode == "command" or d.mode == "auth" do
     local stop = d.client:find("\n")
     if stop == nil then break end
@@ -547,8 +576,19 @@ local function read_data(s, d)
 end
 
 local function read_bdat(s, d)
+  local gap = d.client:next_gap()
+  if gap ~= nil and gap.offset == d.client.consumed then
+    -- The chunk's bytes went missing from the capture: count them as sent.
+    local lost = math.min(gap.size, d.bdat_left)
+    d.bdat_left = d.bdat_left - lost
+    gap.offset = gap.offset + lost
+    gap.size = gap.size - lost
+    if d.bdat_left == 0 then d.mode = "command"; return true end
+  end
   if d.bdat_left > 0 and d.client:len() == 0 then return false end
-  local data, frames = d.client:take(d.bdat_left)
+  local want = d.bdat_left
+  if gap ~= nil and gap.size > 0 then want = math.min(want, gap.offset - d.client.consumed) end
+  local data, frames = d.client:take(want)
   d.bdat_left = d.bdat_left - #data
   if d.bdat_step ~= nil and #frames > 0 then assign(frames, d.bdat_step) end
   if d.bdat_left == 0 then d.mode = "command" end
@@ -642,12 +682,20 @@ local function tcp_flags(s, p, side)
     hs.ack = true; handshake = true
   end
   if handshake then
-    if s.hs_step == nil then s.hs_step = new_step("tcp_handshake", { p.number }) else assign({ p.number }, s.hs_step) end
+    if s.hs_step == nil then
+      s.hs_step = new_step("tcp_handshake", { p.number })
+    else
+      assign({ p.number }, s.hs_step)
+    end
   end
   if p.fin or p.rst then
     if p.fin and not s.fins[side] then s.fins[side] = true; s.nfins = s.nfins + 1 end
     if p.rst then s.reset = true end
-    if s.close_step == nil then s.close_step = new_step("close", { p.number }) else assign({ p.number }, s.close_step) end
+    if s.close_step == nil then
+      s.close_step = new_step("close", { p.number })
+    else
+      assign({ p.number }, s.close_step)
+    end
   end
 end
 
@@ -741,7 +789,9 @@ local function feed(s, p)
   if #p.payload > 0 then s.payload_seen[side] = s.payload_seen[side] + 1 end
   if s.tls ~= nil then
     tls_packet(s, p, side, false)
-  elseif #p.payload > 0 then
+  elseif #p.payload > 0 or p.ack then
+    local peer = side == "client" and s.outer.server or s.outer.client
+    if p.ack and peer:acked(p.ack_number) then pump(s, s.outer) end
     local st = side == "client" and s.outer.client or s.outer.server
     if p.syn then st:start_at(p.seq + 1) end
     if st:add(p.seq, p.payload, p.number) then
@@ -851,10 +901,11 @@ local function read_packet(pinfo)
   local flags = values("tcp.flags")[1] or 0
   local p = { number = pinfo.number, src = tostring(pinfo.net_src), dst = tostring(pinfo.net_dst),
               sport = values("tcp.srcport")[1] or 0, dport = values("tcp.dstport")[1] or 0,
-              seq = values("tcp.seq")[1] or 0, syn = has(flags, 2), ack = has(flags, 16),
+              seq = values("tcp.seq")[1] or 0, ack_number = values("tcp.ack")[1] or 0,
+              syn = has(flags, 2), ack = has(flags, 16),
               fin = has(flags, 1), rst = has(flags, 4), payload = "", records = {}, alerts = {} }
   local tcp_len = values("tcp.len")[1] or 0
-  if not (tcp_len > 0 or p.syn or p.fin or p.rst or (p.seq == 1 and values("tcp.ack")[1] == 1)) then
+  if not (tcp_len > 0 or p.syn or p.fin or p.rst or (p.seq == 1 and p.ack_number == 1)) then
     return nil
   end
   local payloads = { f["tcp.payload"]() }

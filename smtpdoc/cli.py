@@ -62,7 +62,9 @@ def main() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
 @click.option("--stream", type=click.IntRange(min=0), help="Only this TCP stream (tcp.stream).")
 @click.option("--keylog", type=click.Path(exists=True, dir_okay=False), help="TLS key log file for decryption.")
-@click.option("--decode-as", "decode_as", type=click.IntRange(1, 65535), multiple=True, help="Treat this TCP port as SMTP.")
+@click.option(
+    "--decode-as", "decode_as", type=click.IntRange(1, 65535), multiple=True, help="Treat this TCP port as SMTP."
+)
 @click.option("--show-secrets", is_flag=True, help="Show AUTH credentials instead of [redacted].")
 @click.option("--color/--no-color", "colour", default=None, help="Colour (default: when stdout is a terminal).")
 @click.option("--tshark", "tshark_path", envvar="SMTPDOC_TSHARK", help="Path of the tshark binary.")
@@ -174,3 +176,68 @@ def annotate(
             )
         else:
             click.echo(f"smtpdoc: wrote '{output}': no SMTP session found, so no frame carries a comment.", err=True)
+
+
+# -- smtpdoc profile: the Wireshark side (smtpdoc.wireshark) --------------------------------------------------
+PROFILE_EXAMPLES = """
+\b
+Examples:
+  smtpdoc profile build ./smtpdoc-profile
+  smtpdoc profile install            # then: wireshark -C smtpdoc examples/starttls.pcapng
+  smtpdoc profile uninstall
+"""
+
+
+@main.group(epilog=PROFILE_EXAMPLES)
+def profile() -> None:
+    """The smtpdoc Wireshark profile (colours, buttons, columns) and its Lua post-dissector."""
+
+
+@profile.command("build")
+@click.argument("directory", type=click.Path(file_okay=False, writable=True))
+def profile_build(directory: str) -> None:
+    """Write the Wireshark configuration profile into DIRECTORY."""
+    from smtpdoc.wireshark.profile import build_profile
+
+    try:
+        written = build_profile(Path(directory))
+    except SmtpdocError as exc:
+        _fail(exc)
+    click.echo(f"smtpdoc: wrote {len(written)} profile files into '{directory}'.")
+
+
+@profile.command("install")
+@click.option("--name", default="smtpdoc", show_default=True, help="Profile name in Wireshark.")
+def profile_install(name: str) -> None:
+    """Install the profile and the Lua plugin into your personal Wireshark configuration.
+
+    Honours WIRESHARK_CONFIG_DIR and XDG_CONFIG_HOME, as Wireshark does.
+    """
+    import os
+
+    from smtpdoc.wireshark.install import install, personal_config_dir, personal_plugin_dir
+
+    env, home = dict(os.environ), Path.home()
+    try:
+        done = install(personal_config_dir(env, home), personal_plugin_dir(env, home), name)
+    except SmtpdocError as exc:
+        _fail(exc)
+    click.echo(f"smtpdoc: profile '{name}' installed in '{done.profile}'.")
+    click.echo(f"smtpdoc: Lua plugin installed as '{done.plugin}'.")
+    click.echo(f"smtpdoc: open a capture with: wireshark -C {name} CAPTURE")
+
+
+@profile.command("uninstall")
+@click.option("--name", default="smtpdoc", show_default=True, help="Profile name in Wireshark.")
+def profile_uninstall(name: str) -> None:
+    """Remove exactly what `smtpdoc profile install` wrote."""
+    import os
+
+    from smtpdoc.wireshark.install import personal_config_dir, uninstall
+
+    try:
+        removed = uninstall(personal_config_dir(dict(os.environ), Path.home()), name)
+    except SmtpdocError as exc:
+        _fail(exc)
+    for path in removed:
+        click.echo(f"smtpdoc: removed '{path}'.")

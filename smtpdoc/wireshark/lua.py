@@ -86,9 +86,7 @@ def _data(catalog: Catalog, rules: Rules) -> str:
     unknown = catalog.command(_UNKNOWN_VERB)
     extensions = _table(f"{_key(e.keyword)} = {lua_string(e.meaning)}" for e in catalog.extensions)
     prefixes = {e.keyword.split("=", 1)[0]: e.meaning for e in catalog.extensions if "=" in e.keyword}
-    findings = _table(
-        f"{_key(name)} = {_record(_finding(catalog, name))}" for name in LUA_FINDINGS
-    )
+    findings = _table(f"{_key(name)} = {_record(_finding(catalog, name))}" for name in LUA_FINDINGS)
     command_steps = _table(f"{_key(verb)} = {lua_string(step)}" for verb, step in rules.command_steps.items())
     reply_steps = _table(f"{_key(verb)} = {lua_string(step)}" for verb, step in rules.reply_steps.items())
     return "\n".join(
@@ -109,6 +107,7 @@ def _data(catalog: Catalog, rules: Rules) -> str:
             f"  smtp_ports = {_set(rules.smtp_ports)},",
             f"  implicit_tls_ports = {_set(rules.implicit_tls_ports)},",
             f"  greeting_code = {rules.greeting_code},",
+            f"  greeting_codes = {_set(rules.greeting_codes)},",
             f"  starttls_go_ahead = {rules.starttls_go_ahead},",
             f"  data_go_ahead = {rules.data_go_ahead},",
             f"  auth_continue = {rules.auth_continue},",

@@ -38,10 +38,11 @@ local function read_packet(pinfo)
   local flags = values("tcp.flags")[1] or 0
   local p = { number = pinfo.number, src = tostring(pinfo.net_src), dst = tostring(pinfo.net_dst),
               sport = values("tcp.srcport")[1] or 0, dport = values("tcp.dstport")[1] or 0,
-              seq = values("tcp.seq")[1] or 0, syn = has(flags, 2), ack = has(flags, 16),
+              seq = values("tcp.seq")[1] or 0, ack_number = values("tcp.ack")[1] or 0,
+              syn = has(flags, 2), ack = has(flags, 16),
               fin = has(flags, 1), rst = has(flags, 4), payload = "", records = {}, alerts = {} }
   local tcp_len = values("tcp.len")[1] or 0
-  if not (tcp_len > 0 or p.syn or p.fin or p.rst or (p.seq == 1 and values("tcp.ack")[1] == 1)) then
+  if not (tcp_len > 0 or p.syn or p.fin or p.rst or (p.seq == 1 and p.ack_number == 1)) then
     return nil
   end
   local payloads = { f["tcp.payload"]() }

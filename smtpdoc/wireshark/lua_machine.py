@@ -49,12 +49,20 @@ local function tcp_flags(s, p, side)
     hs.ack = true; handshake = true
   end
   if handshake then
-    if s.hs_step == nil then s.hs_step = new_step("tcp_handshake", { p.number }) else assign({ p.number }, s.hs_step) end
+    if s.hs_step == nil then
+      s.hs_step = new_step("tcp_handshake", { p.number })
+    else
+      assign({ p.number }, s.hs_step)
+    end
   end
   if p.fin or p.rst then
     if p.fin and not s.fins[side] then s.fins[side] = true; s.nfins = s.nfins + 1 end
     if p.rst then s.reset = true end
-    if s.close_step == nil then s.close_step = new_step("close", { p.number }) else assign({ p.number }, s.close_step) end
+    if s.close_step == nil then
+      s.close_step = new_step("close", { p.number })
+    else
+      assign({ p.number }, s.close_step)
+    end
   end
 end
 
@@ -148,7 +156,9 @@ local function feed(s, p)
   if #p.payload > 0 then s.payload_seen[side] = s.payload_seen[side] + 1 end
   if s.tls ~= nil then
     tls_packet(s, p, side, false)
-  elseif #p.payload > 0 then
+  elseif #p.payload > 0 or p.ack then
+    local peer = side == "client" and s.outer.server or s.outer.client
+    if p.ack and peer:acked(p.ack_number) then pump(s, s.outer) end
     local st = side == "client" and s.outer.client or s.outer.server
     if p.syn then st:start_at(p.seq + 1) end
     if st:add(p.seq, p.payload, p.number) then

@@ -77,7 +77,8 @@ local function reply_complete(s, d)
   local codes = frame_info(frames[1]).codes
   codes[#codes + 1] = code
   if code >= 400 then finding(s, "error_reply", frames) end
-  if #d.pending == 0 then
+  local early = not d.greeted and RULES.greeting_codes[code] ~= nil
+  if #d.pending == 0 or early then
     if not d.greeted then
       d.greeted = true
       s.greeting_code = code
@@ -134,9 +135,10 @@ end
 
 local function command(s, d, data, frames)
   local line = strip_crlf(data)
-  local verb, argument = parse_command(line)
-  if verb == nil then
-    if strip_ws(line) ~= "" then s.not_smtp = true end
+  local verb, argument, well_formed = parse_command(line)
+  if verb == nil then return end
+  if not well_formed and d.commands == 0 then
+    s.not_smtp = true
     return
   end
   d.commands = d.commands + 1
@@ -175,6 +177,16 @@ end
 
 local function read_commands(s, d)
   local progress = false
+  local gap = d.client:next_gap()
+  if gap ~= nil and gap.size > 0 and gap.offset - d.client.consumed > 0
+      and gap.offset - d.client.consumed <= d.client:len() then
+    local stop = d.client:find("\n", gap.offset - d.client.consumed + 1)
+    if stop ~= nil then
+      d.client:take(stop) -- a line torn by missing bytes is not a command
+      gap.size = 0
+      progress = true
+    end
+  end
   while d.mode == "command" or d.mode == "auth" do
     local stop = d.client:find("\n")
     if stop == nil then break end
@@ -239,8 +251,19 @@ local function read_data(s, d)
 end
 
 local function read_bdat(s, d)
+  local gap = d.client:next_gap()
+  if gap ~= nil and gap.offset == d.client.consumed then
+    -- The chunk's bytes went missing from the capture: count them as sent.
+    local lost = math.min(gap.size, d.bdat_left)
+    d.bdat_left = d.bdat_left - lost
+    gap.offset = gap.offset + lost
+    gap.size = gap.size - lost
+    if d.bdat_left == 0 then d.mode = "command"; return true end
+  end
   if d.bdat_left > 0 and d.client:len() == 0 then return false end
-  local data, frames = d.client:take(d.bdat_left)
+  local want = d.bdat_left
+  if gap ~= nil and gap.size > 0 then want = math.min(want, gap.offset - d.client.consumed) end
+  local data, frames = d.client:take(want)
   d.bdat_left = d.bdat_left - #data
   if d.bdat_step ~= nil and #frames > 0 then assign(frames, d.bdat_step) end
   if d.bdat_left == 0 then d.mode = "command" end

@@ -59,7 +59,7 @@ function Stream:skip_hole()
   local seg = self.pending[low]
   self.pending[low] = nil
   self.npending = self.npending - 1
-  self.gaps[#self.gaps + 1] = { frame = seg[2], size = low - self.next_seq }
+  self.gaps[#self.gaps + 1] = { frame = seg[2], size = low - self.next_seq, offset = self.consumed + #self.buf }
   self.next_seq = low
   self:append(low, seg[1], seg[2])
   self:drain()
@@ -80,8 +80,22 @@ function Stream:add(seq, payload, frame)
   return self:drain() or grew
 end
 
-function Stream:find(needle)
-  return string.find(self.buf, needle, 1, true)
+-- The peer acknowledged up to `ack`: a hole below it will never fill in this capture.
+function Stream:acked(ack)
+  if self.npending > 0 and self.next_seq ~= nil and ack > self.next_seq then return self:skip_hole() end
+  return false
+end
+
+-- The first gap at or after the read position, if any.
+function Stream:next_gap()
+  for _, gap in ipairs(self.gaps) do
+    if gap.offset >= self.consumed then return gap end
+  end
+  return nil
+end
+
+function Stream:find(needle, init)
+  return string.find(self.buf, needle, init or 1, true)
 end
 
 -- Consume the first n buffered bytes: the bytes and the frames they came in.
@@ -118,14 +132,16 @@ end
 local function strip_crlf(s) return (s:gsub("[\r\n]+$", "")) end
 local function strip_ws(s) return (s:gsub("^[ \t\r\n\v\f]+", ""):gsub("[ \t\r\n\v\f]+$", "")) end
 
--- "mail FROM:<a@b>" -> "MAIL", "FROM:<a@b>"; nil if the line is not a command.
+-- "mail FROM:<a@b>" -> "MAIL", "FROM:<a@b>", true; nil for an empty line. The third value
+-- says whether the first word looks like a verb (a line that does not is still a command).
 local function parse_command(line)
   local stripped = strip_ws(line)
+  if stripped == "" then return nil end
   local space = stripped:find(" ", 1, true)
   local head = space and stripped:sub(1, space - 1) or stripped
   local rest = space and stripped:sub(space + 1) or ""
-  if #head < 2 or #head > 16 or not head:match("^[A-Za-z][A-Za-z0-9%-]*$") then return nil end
-  return head:upper(), strip_ws(rest)
+  local well_formed = #head >= 2 and #head <= 16 and head:match("^[A-Za-z][A-Za-z0-9%-]*$") ~= nil
+  return head:upper(), strip_ws(rest), well_formed
 end
 
 -- "250-SIZE 100" -> 250, false, "SIZE 100"; nil if the line is not a reply.

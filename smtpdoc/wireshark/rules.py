@@ -31,6 +31,7 @@ class Rules:
     smtp_ports: tuple[int, ...]
     implicit_tls_ports: tuple[int, ...]
     greeting_code: int
+    greeting_codes: tuple[int, ...]
     starttls_go_ahead: int
     data_go_ahead: int
     auth_continue: int
@@ -95,6 +96,7 @@ def load_rules() -> Rules:
         smtp_ports=_ints(table, "smtp_ports"),
         implicit_tls_ports=_ints(table, "implicit_tls_ports"),
         greeting_code=_int(table, "greeting_code"),
+        greeting_codes=_ints(table, "greeting_codes"),
         starttls_go_ahead=_int(table, "starttls_go_ahead"),
         data_go_ahead=_int(table, "data_go_ahead"),
         auth_continue=_int(table, "auth_continue"),
