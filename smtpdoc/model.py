@@ -7,8 +7,8 @@ catalog. Renderers read this and nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = "smtpdoc/1"
