@@ -31,6 +31,8 @@ COLUMNS = (
     ("SMTP command", "%Cus:smtpdoc.command:0:R"),
     ("Reply code", "%Cus:smtpdoc.reply_code:0:U"),
     ("Info", "%i"),
+    # The packet comments `smtpdoc annotate` writes (frame.comment is the 4.0 field name).
+    ("smtpdoc comment", "%Cus:frame.comment:0:R"),
 )
 
 
@@ -103,6 +105,8 @@ def saved_filters(catalog: Catalog) -> list[tuple[str, str]]:
             'smtp.command_line matches "(?i)^starttls" || smtp.response.code == 220',
         ),
         ("smtpdoc: SMTP or TLS (no plugin)", "smtp || tls"),
+        ("smtpdoc: annotated frames (smtpdoc annotate)", 'frame.comment contains "smtpdoc step"'),
+        ("smtpdoc: annotated findings (smtpdoc annotate)", 'frame.comment contains "smtpdoc finding"'),
     ]
     return out
 
@@ -147,7 +151,7 @@ def profile_files(catalog: Catalog | None = None, rules: Rules | None = None) ->
     }
 
 
-_WIDTHS = (50, 90, 120, 120, 70, 40, 260, 110, 80, 500)
+_WIDTHS = (50, 90, 120, 120, 70, 40, 260, 110, 80, 500, 400)
 
 
 def _width_key(fmt: str) -> str:
