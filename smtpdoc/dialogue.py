@@ -116,7 +116,7 @@ class Dialogue:
         )
         if code >= 400:
             self.m.finding("error_reply", frames, f"{code} {texts[-1]}".strip())
-        early = not self.greeted and not self.inside_tls and reply.code in _GREETING_CODES
+        early = not self.greeted and reply.code in _GREETING_CODES
         if not self.pending or early:
             if early and self.pending:
                 self.m.finding("early_talker", self.pending[0].step.frames, self.pending[0].verb)
@@ -126,7 +126,7 @@ class Dialogue:
         self._answer(pending, reply)
 
     def _unsolicited(self, reply: Reply) -> None:
-        if not self.greeted and not self.inside_tls:
+        if not self.greeted:
             self.greeted = True
             first = reply.lines[0]
             name, _, banner = first.partition(" ")
@@ -201,6 +201,12 @@ class Dialogue:
         self.extensions = extensions
         if self.inside_tls:
             self.m.session.inner_extensions = extensions
+            if not self.m.session.extensions:
+                return  # implicit TLS: there is no cleartext EHLO reply to compare with
+            before = {e.keyword.upper() for e in self.m.session.extensions}
+            after = {e.keyword.upper() for e in extensions}
+            target.facts["added"] = sorted(after - before)
+            target.facts["removed"] = sorted(before - after)
         else:
             self.m.session.extensions = extensions
             if self.m.session.server_name is None:
@@ -315,7 +321,7 @@ class Dialogue:
     def _cmd_ehlo(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         step = self._new_step("ehlo", command, chunk, time, verb=command.verb, client_name=command.argument)
         self.ehlo_seen = True
-        if not self.inside_tls and self.m.session.client_name is None:
+        if self.m.session.client_name is None:
             self.m.session.client_name = command.argument
         self.helo = command.argument
         self.pending.append(_Pending(command.verb, step, reply_step="ehlo_reply"))

@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from smtpdoc import pdml
 from smtpdoc import tshark as tshark_mod
 from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.model import Extension, Finding, Report, Session, Step
+from smtpdoc.packets import APPLICATION_DATA, Packet
 from smtpdoc.session import Demux, Options
 from smtpdoc.tshark import Tshark
 
@@ -70,12 +72,15 @@ def _sessions(
     args = pdml.tshark_args(
         capture, decode_as=_decode_as(settings.decode_as), keylog=settings.keylog, display_filter=display_filter
     )
+    decrypted = _Decrypted(capture, tshark, settings)
     with tshark_mod.stream(tshark, args) as (stdout, result):
         try:
             for packet in pdml.read_packets(stdout):
                 outcome.frames += 1
                 if settings.progress is not None:
                     settings.progress(outcome.frames)
+                if packet.decrypted:
+                    packet = decrypted.attach(packet)
                 for session in demux.feed(packet):
                     outcome.sessions += 1
                     yield explain_session(session, catalog)
@@ -91,6 +96,58 @@ def _sessions(
     if outcome.sessions == 0:
         detail = "no packets" if outcome.frames == 0 else f"{outcome.frames} TCP frames, none of them SMTP"
         report.findings.append(_finding(Finding(name="no_smtp", frames=[], detail=detail), catalog))
+
+
+class _Decrypted:
+    """Decrypted bytes for the packets tshark could decrypt, fetched once, on first need.
+
+    PDML does not carry them exactly, so the first decrypted packet triggers two small
+    extra tshark passes (which streams were decrypted; their records via `-z follow`).
+    Each packet then takes as many records, in order, as it carries decrypted
+    application-data records from its sender.
+    """
+
+    def __init__(self, capture: str, tshark: Tshark, settings: Settings) -> None:
+        self.capture = capture
+        self.tshark = tshark
+        self.decode_as = _decode_as(settings.decode_as)
+        self.keylog = settings.keylog
+        self.streams: dict[int, pdml.Followed] | None = None
+        self.queues: dict[tuple[int, bool], deque[bytes]] = {}
+
+    def _load(self) -> dict[int, pdml.Followed]:
+        listing = tshark_mod.run(
+            self.tshark,
+            pdml.decrypted_streams_args(self.capture, decode_as=self.decode_as, keylog=self.keylog),
+            self.capture,
+        )
+        streams = sorted({int(line) for line in listing.split() if line.isdigit()})
+        if not streams:
+            return {}
+        text = tshark_mod.run(
+            self.tshark,
+            pdml.follow_args(self.capture, streams, decode_as=self.decode_as, keylog=self.keylog),
+            self.capture,
+        )
+        followed = pdml.parse_follow(text)
+        for stream, data in followed.items():
+            for by_node0, record in data.records:
+                self.queues.setdefault((stream, by_node0), deque()).append(record)
+        return followed
+
+    def attach(self, packet: Packet) -> Packet:
+        if self.streams is None:
+            self.streams = self._load()
+        followed = self.streams.get(packet.stream)
+        if followed is None or followed.node0 is None:
+            return packet
+        by_node0 = (packet.src, packet.sport) == followed.node0
+        count = sum(1 for record in packet.tls if record.inner_type == APPLICATION_DATA)
+        queue = self.queues.get((packet.stream, by_node0))
+        if not count or not queue:
+            return packet
+        chunks = [queue.popleft() for _ in range(min(count, len(queue)))]
+        return replace(packet, plaintext=b"".join(chunks))
 
 
 # -- words ---------------------------------------------------------------------------------
@@ -172,6 +229,9 @@ def _step_facts(step: Step, session: Session, catalog: Catalog) -> dict[str, Any
         facts["mechanism"] = facts.get("mechanism") or "?"
     if step.name == "message" and isinstance(facts.get("size"), int):
         facts["size"] = human_size(facts["size"])
+    for key in ("added", "removed"):
+        if isinstance(facts.get(key), list):
+            facts[key] = ", ".join(facts[key])
     if step.name == "encrypted":
         facts["duration"] = f"{facts.get('duration', 0)} s"
     return facts

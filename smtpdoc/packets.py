@@ -66,10 +66,11 @@ TlsMessage = ClientHello | ServerHello | Certificate | Alert | HandshakeMessage
 
 @dataclass(frozen=True, slots=True)
 class TlsRecord:
-    content_type: int
+    content_type: int  # as on the wire (TLS 1.3 hides the real type behind 23)
     length: int
     version: int | None = None
     messages: tuple[TlsMessage, ...] = ()
+    inner_type: int | None = None  # the real type when tshark decrypted the record
 
 
 @dataclass(frozen=True, slots=True)

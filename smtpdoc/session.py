@@ -108,6 +108,7 @@ class SessionMachine:
         self.not_smtp_seen = False
         self._findings: dict[tuple[str, str], Finding] = {}
         self.last_time = 0.0
+        self._inside = False  # True while the inner (decrypted) dialogue is being read
 
     # -- helpers used by the dialogue ----------------------------------------------------
     def rel(self, time: float) -> float:
@@ -129,9 +130,7 @@ class SessionMachine:
             direction=side.value,
             lines=lines or [],
             facts=dict(facts or {}),
-            inside_tls=self.inner is not None
-            and self.tls_active
-            and name not in ("tls_handshake", "encrypted", "close"),
+            inside_tls=self._inside,
         )
         self.session.steps.append(step)
         self._assign(frames, name)
@@ -453,13 +452,18 @@ class SessionMachine:
         assert self.session.tls is not None and packet.plaintext is not None
         if self.inner is None:
             self.inner = Dialogue(self, inside_tls=True)
-            self.inner.greeted = True  # the greeting came before TLS
+            # After STARTTLS the greeting came before TLS; with implicit TLS it comes inside.
+            self.inner.greeted = self.outer.greeted
             self.inner.helo = self.outer.helo
         self.session.tls.decrypted = True
         stream = self.inner.client if side is Side.CLIENT else self.inner.server
         seq = stream.next_seq if stream.next_seq is not None else 0
         stream.add(seq, packet.plaintext, packet.number, packet.time)
-        self.inner.pump()
+        self._inside = True
+        try:
+            self.inner.pump()
+        finally:
+            self._inside = False
 
     # -- the end -------------------------------------------------------------------------
     def finish(self) -> Session:

@@ -153,3 +153,11 @@ def check(result: RunResult, capture: str) -> None:
     if _UNREADABLE.search(result.stderr):
         raise CaptureUnreadable(f"cannot read '{capture}': {text}")
     raise TsharkFailed(f"tshark failed on '{capture}' (exit {result.returncode}): {text}")
+
+
+def run(tshark: Tshark, args: Sequence[str], capture: str) -> str:
+    """Run tshark to completion and return its stdout (for small, secondary passes)."""
+    with stream(tshark, args) as (stdout, result):
+        data = stdout.read()
+    check(result, capture)
+    return data.decode("utf-8", "replace")

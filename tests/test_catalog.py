@@ -33,7 +33,7 @@ STEPS: dict[str, tuple[int, int | None, frozenset[str]]] = {
     "ehlo_reply": (
         4,
         4,
-        frozenset({"verb", "server_name", "greeting_text", "client_address", "extension_count"}),
+        frozenset({"verb", "server_name", "greeting_text", "client_address", "extension_count", "added", "removed"}),
     ),
     "starttls": (5, 5, frozenset()),
     "starttls_reply": (6, 6, frozenset({"code", "text"})),

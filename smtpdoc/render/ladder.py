@@ -237,7 +237,7 @@ def tls_rows(tls: TlsSummary) -> list[tuple[str, str]]:
     if tls.resumed:
         rows.append(("Resumed", "yes (session resumption)"))
     decrypted = (
-        "yes: tshark had the keys (smtpdoc does not rebuild the SMTP steps inside TLS yet)"
+        "yes: the SMTP steps inside TLS are shown"
         if tls.decrypted
         else "no: the content stays hidden"
     )
