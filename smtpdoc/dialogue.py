@@ -227,7 +227,8 @@ class Dialogue:
         if reply.code == 334:
             # More of the exchange: the same command waits for its final reply.
             self.pending.appendleft(_Pending(verb="AUTH", step=step))
-            step.lines.append(f"S: 334 {' '.join(reply.lines) if self.m.reveal_secrets else REDACTED}")
+            # A challenge is no secret ("Username:", a CRAM-MD5 nonce): show what it says.
+            step.lines.append(f"S: 334 {smtp_text.with_decoded(' '.join(reply.lines))}".rstrip())
             return
         self.mode = Mode.COMMAND
         step.facts["outcome"] = "accepted" if reply.code == 235 else "rejected"
@@ -269,7 +270,7 @@ class Dialogue:
             return
         self.m.add_frames(step, chunk.frames)
         line = smtp_text.text(chunk.data.rstrip(b"\r\n"))
-        step.lines.append("C: " + (line if self.m.reveal_secrets else REDACTED))
+        step.lines.append("C: " + (smtp_text.with_decoded(line) if self.m.reveal_secrets else REDACTED))
 
     def _command(self, chunk: Chunk) -> None:
         line = chunk.data.rstrip(b"\r\n")
@@ -338,7 +339,7 @@ class Dialogue:
         mechanism, _, initial = command.argument.partition(" ")
         line = f"C: {command.raw.split(' ')[0]} {mechanism}"
         if initial:
-            line += " " + (initial if self.m.reveal_secrets else REDACTED)
+            line += " " + (smtp_text.with_decoded(initial) if self.m.reveal_secrets else REDACTED)
         step = self.m.step(
             "auth",
             chunk.frames,
@@ -447,7 +448,10 @@ class Dialogue:
     def _summarise(self, step: Step, truncated: bool) -> None:
         raw = unstuff(bytes(self.message)) if self.mode is Mode.DATA else bytes(self.message)
         message = summarise(raw, self.message_size, truncated or self.m.gap_in(step.frames))
-        step.facts.update(size=self.message_size, subject=message.headers.get("subject", ""))
+        if step.name == "bdat":
+            step.facts.update(message_size=self.message_size, subject=message.headers.get("subject", ""))
+        else:
+            step.facts.update(size=self.message_size, subject=message.headers.get("subject", ""))
         if self.transaction is not None:
             self.transaction.message = message
             _merge(self.transaction.frames, step.frames)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterator, Sequence
 from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,8 +18,8 @@ from smtpdoc import pdml
 from smtpdoc import tshark as tshark_mod
 from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.model import Extension, Finding, Report, Session, Step
-from smtpdoc.packets import APPLICATION_DATA, Packet
-from smtpdoc.session import Demux, Options
+from smtpdoc.packets import Packet
+from smtpdoc.session import Demux, Options, run_streams
 from smtpdoc.tshark import Tshark
 
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "notice": 2, "info": 3}
@@ -69,33 +69,57 @@ def _sessions(
     display_filter = pdml.DISPLAY_FILTER
     if settings.stream is not None:
         display_filter = f"tcp.stream == {settings.stream} && ({display_filter})"
+    for packet in _packets(capture, tshark, settings, settings.decode_as, display_filter, outcome):
+        for session in demux.feed(packet):
+            outcome.sessions += 1
+            yield explain_session(session, catalog)
+    for session in demux.close():
+        outcome.sessions += 1
+        yield explain_session(session, catalog)
+    if demux.held:
+        # SMTP found by its "220" on ports tshark does not know, gone to TLS: dissect those
+        # streams again with a decode-as so that tshark reads their TLS too.
+        streams = ", ".join(str(s) for s in sorted(demux.held))
+        extra = tuple(sorted(set(settings.decode_as) | set(demux.held.values())))
+        focus = f"tcp.stream in {{{streams}}} && ({pdml.DISPLAY_FILTER})"
+        again = _packets(capture, tshark, settings, extra, focus, outcome)
+        redone = run_streams(again, Options(reveal_secrets=settings.reveal_secrets, smtp_ports=ports | set(extra)))
+        for session in demux.resolve(redone):
+            outcome.sessions += 1
+            yield explain_session(session, catalog)
+    if outcome.sessions == 0:
+        detail = "no packets" if outcome.frames == 0 else f"{outcome.frames} TCP frames, none of them SMTP"
+        report.findings.append(_finding(Finding(name="no_smtp", frames=[], detail=detail), catalog))
+
+
+def _packets(
+    capture: str,
+    tshark: Tshark,
+    settings: Settings,
+    decode_as: Sequence[int],
+    display_filter: str,
+    outcome: Outcome,
+) -> Iterator[Packet]:
+    """One streamed tshark PDML pass: packet events, with decrypted bytes attached."""
     args = pdml.tshark_args(
-        capture, decode_as=_decode_as(settings.decode_as), keylog=settings.keylog, display_filter=display_filter
+        capture, decode_as=_decode_as(decode_as), keylog=settings.keylog, display_filter=display_filter
     )
-    decrypted = _Decrypted(capture, tshark, settings)
+    decrypted = _Decrypted(capture, tshark, settings, decode_as)
+    first_pass = outcome.frames == 0
     with tshark_mod.stream(tshark, args) as (stdout, result):
         try:
             for packet in pdml.read_packets(stdout):
-                outcome.frames += 1
-                if settings.progress is not None:
-                    settings.progress(outcome.frames)
-                if packet.decrypted:
-                    packet = decrypted.attach(packet)
-                for session in demux.feed(packet):
-                    outcome.sessions += 1
-                    yield explain_session(session, catalog)
+                if first_pass:
+                    outcome.frames += 1
+                    if settings.progress is not None:
+                        settings.progress(outcome.frames)
+                yield decrypted.attach(packet) if packet.decrypted else packet
         except pdml.PdmlError as exc:
             outcome.warning = f"tshark's output ended early ({exc})"
     tshark_mod.check(result, capture)
     if result.cut_short:
         outcome.cut_short = True
         outcome.warning = f"'{capture}' is cut short: {result.message()}; explained what could be read"
-    for session in demux.close():
-        outcome.sessions += 1
-        yield explain_session(session, catalog)
-    if outcome.sessions == 0:
-        detail = "no packets" if outcome.frames == 0 else f"{outcome.frames} TCP frames, none of them SMTP"
-        report.findings.append(_finding(Finding(name="no_smtp", frames=[], detail=detail), catalog))
 
 
 class _Decrypted:
@@ -103,14 +127,15 @@ class _Decrypted:
 
     PDML does not carry them exactly, so the first decrypted packet triggers two small
     extra tshark passes (which streams were decrypted; their records via `-z follow`).
-    Each packet then takes as many records, in order, as it carries decrypted
-    application-data records from its sender.
+    Each packet then takes its sender's next records until they add up to the bytes
+    tshark's SMTP dissector read in it (counting records would be wrong: tshark's follow
+    leaves out empty records, such as TLS 1.0's empty-fragment defence).
     """
 
-    def __init__(self, capture: str, tshark: Tshark, settings: Settings) -> None:
+    def __init__(self, capture: str, tshark: Tshark, settings: Settings, decode_as: Sequence[int]) -> None:
         self.capture = capture
         self.tshark = tshark
-        self.decode_as = _decode_as(settings.decode_as)
+        self.decode_as = _decode_as(decode_as)
         self.keylog = settings.keylog
         self.streams: dict[int, pdml.Followed] | None = None
         self.queues: dict[tuple[int, bool], deque[bytes]] = {}
@@ -142,12 +167,13 @@ class _Decrypted:
         if followed is None or followed.node0 is None:
             return packet
         by_node0 = (packet.src, packet.sport) == followed.node0
-        count = sum(1 for record in packet.tls if record.inner_type == APPLICATION_DATA)
         queue = self.queues.get((packet.stream, by_node0))
-        if not count or not queue:
-            return packet
-        chunks = [queue.popleft() for _ in range(min(count, len(queue)))]
-        return replace(packet, plaintext=b"".join(chunks))
+        chunks: list[bytes] = []
+        taken = 0
+        while queue and taken < packet.decrypted_size:
+            chunks.append(queue.popleft())
+            taken += len(chunks[-1])
+        return replace(packet, plaintext=b"".join(chunks)) if chunks else packet
 
 
 # -- words ---------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ class ClientHello:
     versions: tuple[int, ...]  # supported_versions if sent, else the legacy version
     cipher_count: int
     alpn: tuple[str, ...] = ()
-    session_resumption: bool = False  # non-empty session id / ticket / PSK offered
+    session_resumption: bool = False  # a PSK (TLS 1.3 resumption) offered
+    session_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,8 @@ class ServerHello:
     version: int  # the negotiated version (supported_versions wins over legacy)
     cipher: int
     alpn: str | None = None
+    psk: bool = False  # TLS 1.3: the server accepted a pre-shared key, i.e. resumed
+    session_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +95,9 @@ class Packet:
     tls: tuple[TlsRecord, ...] = ()
     # Decrypted application data carried by this frame (TLS with keys), in order.
     plaintext: bytes | None = None
-    # tshark had the keys and dissected SMTP inside TLS on this frame.
+    # tshark had the keys and dissected SMTP inside TLS on this frame: how many bytes.
     decrypted: bool = False
+    decrypted_size: int = 0
     # True when tshark dissected TLS on this frame (the stream is a TLS stream).
     tls_layer: bool = False
 

@@ -98,6 +98,7 @@ def _packet(elem: etree._Element) -> Packet | None:
     records: list[TlsRecord] = []
     tls_layer = False
     decrypted = False
+    decrypted_size = 0
     for proto in elem:
         name = proto.get("name")
         if name == "geninfo":
@@ -135,6 +136,7 @@ def _packet(elem: etree._Element) -> Packet | None:
             # (multi-line replies and message data lose theirs), so the inner dialogue is not
             # rebuilt from them; the session only records that decryption worked.
             decrypted = True
+            decrypted_size += int(proto.get("size") or 0)
     if "tcp.stream" not in tcp:
         return None
     return Packet(
@@ -152,6 +154,7 @@ def _packet(elem: etree._Element) -> Packet | None:
         retransmission=retrans,
         tls=tuple(records),
         decrypted=decrypted,
+        decrypted_size=decrypted_size,
         tls_layer=tls_layer,
     )
 
@@ -223,12 +226,15 @@ def _handshake(hs: etree._Element) -> TlsMessage | None:
             cipher_count=len(fields.get("tls.handshake.ciphersuite", [])),
             alpn=alpn,
             session_resumption=resumption,
+            session_id=(fields.get("tls.handshake.session_id") or [""])[0],
         )
     if htype == _HELLO_SERVER:
         return ServerHello(
             version=versions[0] if versions else legacy,
             cipher=_int((fields.get("tls.handshake.ciphersuite") or [""])[0]),
             alpn=alpn[0] if alpn else None,
+            psk=_EXT_PRE_SHARED_KEY in {_int(t) for t in fields.get("tls.handshake.extension.type", [])},
+            session_id=(fields.get("tls.handshake.session_id") or [""])[0],
         )
     if htype == _CERTIFICATE and subtree_cert is not None:
         return _certificate(subtree_cert)
@@ -314,6 +320,7 @@ def parse_follow(text: str) -> dict[int, Followed]:
             continue
         elif line.startswith("Node 0: "):
             address, _, port = line[len("Node 0: ") :].rpartition(":")
+            address = address.removeprefix("[").removesuffix("]")  # "[::1]:25"
             current.node0 = (address, int(port)) if port.isdigit() and address else None
         elif line.startswith(("Node ", "Follow:")):
             continue

@@ -172,9 +172,9 @@ class SessionMachine:
                 self.finding("line_too_long", chunk.frames, f"message line of {len(line) + 1} bytes (limit 1000)")
                 break
         stripped = data.replace(b"\r\n", b"")
-        if b"\n" in stripped or b"\r" in stripped:
-            kind = "bare LF" if b"\n" in stripped else "bare CR"
-            self.finding("bare_line_ending", chunk.frames, f"{kind} in the message")
+        kinds = [kind for kind, byte in (("bare LF", b"\n"), ("bare CR", b"\r")) if byte in stripped]
+        if kinds:
+            self.finding("bare_line_ending", chunk.frames, f"{' and '.join(kinds)} in the message")
 
     def not_smtp(self, chunk: Chunk, side: Side) -> None:
         if not self.not_smtp_seen:
@@ -211,7 +211,7 @@ class SessionMachine:
                 stream.start_at(packet.seq + 1)
             if stream.add(packet.seq, packet.payload, packet.number, packet.time):
                 if self._looks_like_tls(packet, side):
-                    self.start_tls(implicit=True)
+                    self.start_tls(implicit=True, frame=packet.number)
                     self._tls_packet(packet, side, already_added=True)
                 else:
                     self.outer.pump()
@@ -302,18 +302,29 @@ class SessionMachine:
             facts["rtt_ms"] = round((hs.synack.time - hs.syn.time) * 1000, 3)
         self.handshake_step.direction = "both"
 
+    def needs_decode_as(self) -> int | None:
+        """The server port to re-dissect as SMTP: SMTP went to TLS on a port tshark does not know.
+
+        tshark may still find the TLS by its heuristics, but only a decode-as makes it hand
+        the decrypted bytes to SMTP and read TLS from the right frame on.
+        """
+        port = self.session.server.port
+        if port in self.options.smtp_ports or not self.outer.greeted or self.session.tls is None:
+            return None
+        return port
+
     @property
     def closed(self) -> bool:
         return self.reset or len(self.fins) == 2
 
     # -- TLS -----------------------------------------------------------------------------
-    def start_tls(self, implicit: bool) -> None:
+    def start_tls(self, implicit: bool, frame: int | None = None) -> None:
         self.tls = _Tls()
         self.tls_active = True
         self.outer.mode = Mode.TLS
         self.session.tls = TlsSummary(implicit=implicit)
         if implicit:
-            self.finding("implicit_tls", [], f"port {self.session.server.port}")
+            self.finding("implicit_tls", [frame] if frame else [], f"port {self.session.server.port}")
 
     def _tls_leftover(self) -> None:
         """Bytes read past the STARTTLS reply belong to TLS: hand them over."""
@@ -366,6 +377,7 @@ class SessionMachine:
                     "versions": list(message.versions),
                     "alpn": list(message.alpn),
                     "cipher_count": message.cipher_count,
+                    "session_id": message.session_id,
                     "frame": packet.number,
                 }
             elif isinstance(message, ServerHello):
@@ -378,6 +390,11 @@ class SessionMachine:
                 }
                 if message.version < TLS12:
                     self.finding("tls_old_version", [packet.number], f"0x{message.version:04x}")
+                offered = (summary.client_hello or {}).get("session_id")
+                echoed = message.version < TLS13 and message.session_id and message.session_id == offered
+                if message.psk or echoed:
+                    summary.resumed = True
+                    self.finding("tls_resumed", [packet.number], "pre-shared key" if message.psk else "session id")
             elif isinstance(message, Certificate) and summary.certificate is None:
                 summary.certificate = {
                     "subject": message.subject,
@@ -564,6 +581,10 @@ class Demux:
         self.done: dict[int, Session] = {}
         self.closed_streams: set[int] = set()
         self.index = 0
+        # Streams waiting for a second tshark pass with a decode-as (stream → server port).
+        # Later sessions wait behind them, so order is kept; this only happens for SMTP
+        # with TLS on a port tshark does not know.
+        self.held: dict[int, int] = {}
 
     def feed(self, packet: Packet) -> Iterator[Session]:
         machine = self.machines.get(packet.stream)
@@ -586,9 +607,12 @@ class Demux:
         machine = self.machines.pop(stream)
         self.closed_streams.add(stream)
         self.done[stream] = machine.finish()
+        port = machine.needs_decode_as()
+        if port is not None:
+            self.held[stream] = port
 
     def _release(self) -> Iterator[Session]:
-        while self.order and self.order[0] in self.done:
+        while self.order and self.order[0] in self.done and self.order[0] not in self.held:
             session = self.done.pop(self.order.pop(0))
             if is_smtp(session, self.options):
                 self.index += 1
@@ -599,6 +623,25 @@ class Demux:
         for stream in list(self.machines):
             self._finish(stream)
         yield from self._release()
+
+    def resolve(self, sessions: dict[int, Session]) -> Iterator[Session]:
+        """Replace held sessions by their second-pass versions (or keep the first), release all."""
+        for stream in list(self.held):
+            if stream in sessions:
+                self.done[stream] = sessions[stream]
+            del self.held[stream]
+        yield from self._release()
+
+
+def run_streams(packets: Iterable[Packet], options: Options) -> dict[int, Session]:
+    """Every stream's session from a finite set of packets (for a second, focused pass)."""
+    machines: dict[int, SessionMachine] = {}
+    for packet in packets:
+        machine = machines.get(packet.stream)
+        if machine is None:
+            machine = machines[packet.stream] = SessionMachine(packet.stream, options)
+        machine.feed(packet)
+    return {stream: machine.finish() for stream, machine in machines.items()}
 
 
 def is_smtp(session: Session, options: Options) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass
 
@@ -103,6 +105,8 @@ def parse_path(argument: str, prefix: str) -> tuple[str, str]:
     rest = argument
     if rest.upper().startswith(prefix):
         rest = rest[len(prefix) :]
+    elif "<" in rest:
+        rest = rest[rest.index("<") :]  # 'TO:<a@b>' after MAIL: a client error, the path is still clear
     rest = rest.lstrip()
     if rest.startswith("<"):
         end = rest.find(">")
@@ -139,3 +143,19 @@ def line_ending_problem(line: bytes) -> str | None:
     if b"\r" in body:
         return "bare CR"
     return None
+
+
+def with_decoded(token: str) -> str:
+    """'VXNlcm5hbWU6' → "VXNlcm5hbWU6 (base64 of 'Username:')"; other text is left alone.
+
+    SASL PLAIN's NUL separators are shown as ' / ' so that authzid, user and password read
+    apart.
+    """
+    try:
+        raw = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return token
+    decoded = text(raw).replace("\x00", " / ").strip(" /")
+    if not raw or not decoded.isprintable():
+        return token
+    return f"{token} (base64 of {decoded!r})"

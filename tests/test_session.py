@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from smtpdoc.model import Session
-from smtpdoc.packets import ACK, FIN, PSH, SYN, Packet
+from smtpdoc.packets import ACK, FIN, HANDSHAKE, PSH, SYN, ClientHello, Packet, ServerHello, TlsRecord
 from smtpdoc.session import Demux, Options, SessionMachine
 
 C, S = ("10.0.0.1", 40000), ("10.0.0.2", 25)
@@ -220,3 +222,27 @@ def test_demux_releases_sessions_in_order_and_forgets_them() -> None:
     assert [s.index for s in out] == [1, 2]
     assert demux.machines == {} and demux.done == {}
     assert list(demux.close()) == []
+
+
+@pytest.mark.parametrize(
+    ("server_hello", "resumed"),
+    [
+        (ServerHello(version=0x0304, cipher=0x1302, psk=True), True),
+        (ServerHello(version=0x0303, cipher=0xC02F, session_id="ab" * 32), True),
+        (ServerHello(version=0x0304, cipher=0x1302, session_id="ab" * 32), False),  # TLS 1.3 echoes it always
+        (ServerHello(version=0x0303, cipher=0xC02F), False),
+    ],
+)
+def test_tls_resumption(server_hello: ServerHello, resumed: bool) -> None:
+    w = Wire()
+    w.greet(b"250-mx\r\n250 STARTTLS\r\n")
+    w.send("c", b"STARTTLS\r\n")
+    w.send("s", b"220 2.0.0 Ready to start TLS\r\n")
+    hello = ClientHello(sni="mx", versions=(0x0304, 0x0303), cipher_count=3, session_id="ab" * 32)
+    w.send("c", b"\x16\x03\x01")
+    w.frames[-1] = replace(w.frames[-1], tls=(TlsRecord(HANDSHAKE, 3, messages=(hello,)),))
+    w.send("s", b"\x16\x03\x03")
+    w.frames[-1] = replace(w.frames[-1], tls=(TlsRecord(HANDSHAKE, 3, messages=(server_hello,)),))
+    session = w.run()
+    assert session.tls is not None and session.tls.resumed is resumed
+    assert ("tls_resumed" in _findings(session)) is resumed

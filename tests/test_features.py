@@ -1,0 +1,861 @@
+"""Every feature of the issue, end to end: the real tshark on the loopback captures.
+
+The expected values were read from the captures themselves, not from smtpdoc:
+`tshark -r F -Y smtp`, `-V` and `-T fields -e tcp.payload` with tshark 4.0.17,
+with `-o tls.keylog_file:F.keylog` for the encrypted parts and
+`-d tcp.port==2525,smtp` for port 2525. tests/data/README.md and
+examples/README.md list the same frames with the bytes they hold.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smtpdoc.explain import Settings, explain_capture
+from smtpdoc.model import Finding, Session, Step
+from smtpdoc.tshark import find_tshark
+
+from conftest import DATA, EXAMPLES, run_cli, sessions_of
+
+TLS_1_0, TLS_1_2, TLS_1_3 = 0x0301, 0x0303, 0x0304
+# Postfix's EHLO reply in cleartext (frame 8 of every Postfix capture), in order.
+POSTFIX_EXTENSIONS = [
+    "PIPELINING",
+    "SIZE",
+    "VRFY",
+    "ETRN",
+    "STARTTLS",
+    "ENHANCEDSTATUSCODES",
+    "8BITMIME",
+    "DSN",
+    "SMTPUTF8",
+    "CHUNKING",
+]
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _one(capture: Path, **kwargs: Any) -> Session:
+    sessions = sessions_of(capture, **kwargs)
+    assert len(sessions) == 1, [(str(s.client), str(s.server)) for s in sessions]
+    return sessions[0]
+
+
+def _keyed(capture: Path) -> Session:
+    """The session with its TLS key log (the .keylog beside the capture)."""
+    return _one(capture, keylog=str(capture.with_suffix(".keylog")))
+
+
+@functools.cache
+def _decoded_as(capture: str, ports: tuple[int, ...], keylog: str | None = None) -> tuple[Session, ...]:
+    report, _ = explain_capture(capture, find_tshark(), Settings(decode_as=ports, keylog=keylog))
+    return tuple(report.sessions)
+
+
+def _steps(session: Session) -> list[tuple[str, list[int]]]:
+    return [(step.name, step.frames) for step in session.steps]
+
+
+def _named(session: Session, name: str) -> list[Step]:
+    return [step for step in session.steps if step.name == name]
+
+
+def _step_at(session: Session, name: str, frame: int) -> Step:
+    found = [step for step in _named(session, name) if frame in step.frames]
+    assert len(found) == 1, (name, frame, _steps(session))
+    return found[0]
+
+
+def _findings(session: Session, name: str) -> list[Finding]:
+    return [f for f in session.findings if f.name == name]
+
+
+def _finding(session: Session, name: str) -> Finding:
+    found = _findings(session, name)
+    assert len(found) == 1, (name, [(f.name, f.frames, f.detail) for f in session.findings])
+    return found[0]
+
+
+def _inner(session: Session) -> list[tuple[str, list[int]]]:
+    return [(step.name, step.frames) for step in session.steps if step.inside_tls]
+
+
+@functools.cache
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args)
+
+
+def _cli_all(arg_lists: list[tuple[str, ...]]) -> list[subprocess.CompletedProcess[str]]:
+    """Several CLI runs at once (each is a python process plus a tshark): keeps the file fast."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda args: _cli(*args), arg_lists))
+
+
+def _json_report(capture: Path, *extra: str) -> dict[str, Any]:
+    done = _cli("explain", str(capture), "--format", "json", *extra)
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+# == 1. Mail transactions ====================================================================
+@pytest.mark.parametrize(
+    ("capture", "frame", "sender", "params"),
+    [
+        # frame 9: "mail FROM:<bob@example.test> size=1214" (smtplib sends SIZE in lowercase)
+        (DATA / "attachment.pcapng", 9, "bob@example.test", {"SIZE": "1214"}),
+        (DATA / "subject-script.pcapng", 9, "mallory@example.test", {"SIZE": "364"}),
+        (DATA / "starttls-refused.pcapng", 11, "bob@example.test", {"SIZE": "353"}),
+        (DATA / "auth-plain-cleartext.pcapng", 11, "alice@example.test", {"SIZE": "320"}),
+        (EXAMPLES / "plain.pcapng", 9, "bob@example.test", {"SIZE": "363"}),
+        # frame 9: "MAIL FROM:<bob@example.test>" with no parameter at all
+        (DATA / "bdat.pcapng", 9, "bob@example.test", {}),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else None,
+)
+def test_mail_from_parameters_land_in_the_transaction(
+    capture: Path, frame: int, sender: str, params: dict[str, str]
+) -> None:
+    session = _one(capture)
+    (tr,) = [t for t in session.transactions if t.mail_from == sender]
+    assert tr.mail_params == params
+    step = _step_at(session, "mail_from", frame)
+    assert step.facts["address"] == sender
+    assert step.facts["params"].upper() == " ".join(f"{k}={v}" for k, v in params.items())
+    assert step.reply is not None and step.reply.code == 250
+
+
+@pytest.mark.parametrize(
+    ("capture", "sender", "recipients"),
+    [
+        # plain: 11 rcpt alice / 12 "250 2.1.5 Ok"; 13 rcpt carol / 14 "250 2.1.5 Ok"
+        (
+            EXAMPLES / "plain.pcapng",
+            "bob@example.test",
+            [("alice@example.test", 250, 11), ("carol@example.test", 250, 13)],
+        ),
+        # errors: 25 MAIL / 26 250; 27 RCPT nobody / 28 "550 5.1.1 ... User unknown"
+        (DATA / "errors.pcapng", "bob@example.test", [("nobody@example.test", 550, 27)]),
+        # pipelining: both RCPTs in frame 9, both answered 250 in frame 10
+        (
+            DATA / "pipelining.pcapng",
+            "bob@example.test",
+            [("alice@example.test", 250, 9), ("carol@example.test", 250, 9)],
+        ),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else None,
+)
+def test_each_recipient_carries_its_own_reply_code(
+    capture: Path, sender: str, recipients: list[tuple[str, int, int]]
+) -> None:
+    session = _one(capture)
+    tr = next(t for t in session.transactions if t.mail_from == sender and t.recipients)
+    assert [(r.address, r.code, r.frames[0]) for r in tr.recipients] == recipients
+
+
+def test_data_gets_354_and_the_end_of_data_gets_the_final_reply() -> None:
+    session = _one(DATA / "attachment.pcapng")
+    data = _step_at(session, "data", 13)
+    assert data.frames == [13, 14]
+    assert data.reply is not None and data.reply.code == 354 and data.reply.frames == [14]
+    message = _step_at(session, "message", 15)
+    assert message.frames == [15, 16]
+    assert message.reply is not None and (message.reply.code, message.reply.enhanced) == (250, "2.0.0")
+    assert message.reply.lines == ["2.0.0 Ok: queued as 1EA1E1760AF"]
+    (tr,) = session.transactions
+    assert tr.method == "DATA"
+    assert tr.last_reply == "250 2.0.0 Ok: queued as 1EA1E1760AF"
+
+
+def test_message_summary_headers_size_and_attachment() -> None:
+    (tr,) = _one(DATA / "attachment.pcapng").transactions
+    assert tr.message is not None
+    # imf.* of frame 15; the size is the 1217-byte segment minus the ".\r\n" terminator,
+    # which is also what smtplib announced with size=1214.
+    assert tr.message.headers["from"] == "bob@example.test"
+    assert tr.message.headers["to"] == "alice@example.test"
+    assert tr.message.headers["subject"] == "Q3 report attached"
+    assert tr.message.headers["date"] == "Sat, 28 Nov 2026 10:52:14 -0000"
+    assert tr.message.headers["message_id"] == "<179586313412.20569.11675108433129149550@client.example.test>"
+    assert tr.message.size == 1214
+    assert tr.message.attachments == [{"name": "report.pdf", "type": "application/pdf"}]
+    assert not tr.message.truncated
+
+
+def test_message_without_attachment_lists_none() -> None:
+    session = _one(EXAMPLES / "plain.pcapng")
+    (tr,) = session.transactions
+    assert tr.message is not None and tr.message.attachments == []
+    assert tr.message.headers["to"] == "alice@example.test, carol@example.test"
+
+
+def test_bdat_chunk_sizes_and_last() -> None:
+    session = _one(DATA / "bdat.pcapng")
+    first, last = _named(session, "bdat")
+    # 13: "BDAT 100\r\n" + 100 bytes; 14: "250 2.0.0 Ok: 100 bytes"
+    assert first.frames == [13, 14]
+    assert (first.facts["size"], first.facts["last"]) == (100, False)
+    assert first.reply is not None and first.reply.lines == ["2.0.0 Ok: 100 bytes"]
+    # 15: "BDAT 50 LAST\r\n" + 50 bytes; 16: "250 2.0.0 Ok: 150 bytes queued as 5B7411760A2"
+    assert last.frames == [15, 16]
+    assert last.facts["last"] is True
+    assert last.reply is not None and last.reply.lines == ["2.0.0 Ok: 150 bytes queued as 5B7411760A2"]
+    (tr,) = session.transactions
+    assert tr.method == "BDAT"
+    assert tr.chunks == [100, 50]
+    assert tr.message is not None and tr.message.size == 150
+    assert tr.last_reply == "250 2.0.0 Ok: 150 bytes queued as 5B7411760A2"
+    assert "data" not in [s.name for s in session.steps]
+
+
+def test_bdat_last_step_tells_its_own_chunk_size() -> None:
+    """The LAST chunk is 50 bytes ("BDAT 50 LAST"); 150 is the whole message."""
+    last = _named(_one(DATA / "bdat.pcapng"), "bdat")[-1]
+    assert last.facts["size"] == 50
+    assert "50 bytes" in last.summary and "150 bytes" not in last.summary
+
+
+def test_bdat_message_is_joined_across_the_chunk_boundary() -> None:
+    """The Message-ID header is cut between the chunks: "<bdat.1@client.examp" | "le.test>"."""
+    (tr,) = _one(DATA / "bdat.pcapng").transactions
+    assert tr.message is not None
+    assert tr.message.headers["subject"] == "BDAT test"
+    assert tr.message.headers["message_id"] == "<bdat.1@client.example.test>"
+    assert tr.message.headers["from"] == "bob@example.test"
+
+
+# errors.pcapng: each request in the odd frame, its reply in the next one.
+ERROR_COMMANDS = [
+    (13, "FROBNICATE", "now", 500, "5.5.2"),
+    (15, "NOOP", "", 250, "2.0.0"),
+    (17, "VRFY", "alice", 252, "2.0.0"),
+    (19, "VRFY", "nobody@example.test", 550, "5.1.1"),
+    (21, "VRFY", "", 501, "5.5.4"),
+    (23, "HELP", "", 500, "5.5.2"),
+    (29, "RSET", "", 250, "2.0.0"),
+]
+
+
+@pytest.mark.parametrize(("frame", "verb", "argument", "code", "enhanced"), ERROR_COMMANDS)
+def test_other_commands_are_command_steps_with_their_replies(
+    frame: int, verb: str, argument: str, code: int, enhanced: str
+) -> None:
+    step = _step_at(_one(DATA / "errors.pcapng"), "command", frame)
+    assert step.frames == [frame, frame + 1]
+    assert (step.facts["verb"], step.facts["argument"]) == (verb, argument)
+    assert step.reply is not None
+    assert (step.reply.code, step.reply.enhanced, step.reply.frames) == (code, enhanced, [frame + 1])
+
+
+def test_errors_capture_step_by_step() -> None:
+    assert _steps(_one(DATA / "errors.pcapng")) == [
+        ("tcp_handshake", [1, 2, 3]),
+        ("greeting", [4]),
+        ("ehlo", [6]),
+        ("ehlo_reply", [8]),
+        ("rcpt_to", [9, 10]),
+        ("mail_from", [11, 12]),
+        *[("command", [frame, frame + 1]) for frame, *_ in ERROR_COMMANDS if frame < 25],
+        ("mail_from", [25, 26]),
+        ("rcpt_to", [27, 28]),
+        ("command", [29, 30]),
+        ("quit", [31, 32]),
+        ("close", [33, 34]),
+    ]
+
+
+def test_a_rejected_mail_from_still_opens_a_transaction_as_zeek_does() -> None:
+    """11 "MAIL TO:<bob@example.test>" got 501 (syntax): no sender was accepted.
+
+    Like Zeek's smtp.log (see the corpus trace smtp-mail-transactions-invalid.pcap, where a
+    MAIL refused with 503 opens a row), every MAIL opens a transaction; the refusal shows in
+    the reply codes. The accepted MAIL FROM of frame 25 (250 2.1.0) opens the next one.
+    """
+    session = _one(DATA / "errors.pcapng")
+    senders = [(t.mail_from, t.frames[0]) for t in session.transactions if t.mail_from is not None]
+    assert senders == [("bob@example.test", 11), ("bob@example.test", 25)]
+    refused = next(s for s in session.steps if s.name == "mail_from" and 11 in s.frames)
+    assert refused.reply is not None and refused.reply.code == 501
+
+
+# == 2. Pipelining ===========================================================================
+def test_pipelined_batch_replies_matched_in_order() -> None:
+    session = _one(DATA / "pipelining.pcapng")
+    batch = [s for s in session.steps if 9 in s.frames]
+    # 9: MAIL, RCPT alice, RCPT carol, DATA in one segment; 10: 250 2.1.0, 250 2.1.5, 250 2.1.5, 354.
+    assert [(s.name, s.frames) for s in batch] == [
+        ("mail_from", [9, 10]),
+        ("rcpt_to", [9, 10]),
+        ("rcpt_to", [9, 10]),
+        ("data", [9, 10]),
+    ]
+    replies = [(s.reply.code, s.reply.enhanced) for s in batch if s.reply is not None]
+    assert replies == [(250, "2.1.0"), (250, "2.1.5"), (250, "2.1.5"), (354, None)]
+    assert [s.facts.get("address") for s in batch[1:3]] == ["alice@example.test", "carol@example.test"]
+    assert _step_at(session, "message", 11).frames == [11, 12]
+    # The server advertised PIPELINING in frame 8.
+    assert "PIPELINING" in [e.keyword for e in session.extensions]
+    assert _findings(session, "pipelining_unadvertised") == []
+    assert _findings(session, "unexpected_reply") == []
+
+
+def test_command_split_across_segments_is_one_command() -> None:
+    session = _one(DATA / "pipelining.pcapng")
+    # 13: "MAI" alone; 15: "L FROM:<bob@example.test>\r\n"; 17: "250 2.1.0 Ok".
+    step = _step_at(session, "mail_from", 15)
+    assert step.frames == [13, 15, 17]
+    assert step.lines[0] == "C: MAIL FROM:<bob@example.test>"
+    assert step.facts["address"] == "bob@example.test"
+    assert step.reply is not None and step.reply.frames == [17]
+
+
+def test_lowercase_commands_are_recognised() -> None:
+    session = _one(DATA / "pipelining.pcapng")
+    assert _steps(session)[-6:] == [
+        ("mail_from", [13, 15, 17]),
+        ("rcpt_to", [18, 19]),  # "rcpt to:<alice@example.test>"
+        ("data", [20, 21]),  # "data"
+        ("message", [22, 23]),
+        ("quit", [24, 25]),  # "quit"
+        ("close", [26, 27]),
+    ]
+    first, second = session.transactions
+    assert [r.address for r in second.recipients] == ["alice@example.test"]
+    assert second.message is not None and second.message.headers["subject"] == "split and lowercase commands"
+    assert first.message is not None and first.message.headers["subject"] == "pipelined transaction"
+
+
+# == 3. AUTH =================================================================================
+PASSWORD = "s3cret-Passw0rd"
+PLAIN_B64 = base64.b64encode(b"\0alice\0" + PASSWORD.encode()).decode()
+USER_B64 = base64.b64encode(b"alice").decode()
+PASSWORD_B64 = base64.b64encode(PASSWORD.encode()).decode()
+# auth-cram-md5 frame 11: base64 of "alice <hex digest>"; auth-failed-535 frame 9: "\0alice\0wrong-password".
+CRAM_RESPONSE_B64 = "YWxpY2UgZjdlYWYxNDNhN2YwZjc2ZWNhY2JhNzg5YTFmYWRhODA="
+WRONG_B64 = base64.b64encode(b"\0alice\0wrong-password").decode()
+SECRETS = [PASSWORD, PLAIN_B64, USER_B64, PASSWORD_B64, CRAM_RESPONSE_B64, WRONG_B64, "wrong-password"]
+AUTH_CAPTURES = ["auth-plain-cleartext", "auth-login-cleartext", "auth-cram-md5", "auth-failed-535"]
+FORMATS = ["terminal", "json", "markdown", "html"]
+
+
+def test_the_secret_forms_are_the_ones_on_the_wire() -> None:
+    assert PLAIN_B64 == "AGFsaWNlAHMzY3JldC1QYXNzdzByZA=="  # frame 9 of auth-plain-cleartext
+    assert USER_B64 == "YWxpY2U="  # frame 11 of auth-login-cleartext
+    assert PASSWORD_B64 == "czNjcmV0LVBhc3N3MHJk"  # frame 13 of auth-login-cleartext
+    assert WRONG_B64 == "AGFsaWNlAHdyb25nLXBhc3N3b3Jk"  # frame 9 of auth-failed-535
+
+
+@pytest.mark.parametrize(
+    ("capture", "mechanism", "frames", "challenges", "outcome", "code"),
+    [
+        ("auth-plain-cleartext", "PLAIN", [9, 10], 0, "accepted", 235),
+        ("auth-login-cleartext", "LOGIN", [9, 10, 11, 12, 13, 14], 2, "accepted", 235),
+        ("auth-cram-md5", "CRAM-MD5", [9, 10, 11, 12], 1, "accepted", 235),
+        ("auth-failed-535", "PLAIN", [9, 10], 0, "rejected", 535),
+    ],
+)
+def test_auth_mechanism_challenges_and_outcome(
+    capture: str, mechanism: str, frames: list[int], challenges: int, outcome: str, code: int
+) -> None:
+    session = _one(DATA / f"{capture}.pcapng")
+    (auth,) = _named(session, "auth")
+    assert auth.frames == frames
+    assert (auth.facts["mechanism"], auth.facts["outcome"], auth.facts["code"]) == (mechanism, outcome, code)
+    assert sum(line.startswith("S: 334") for line in auth.lines) == challenges
+    assert auth.lines[0].startswith(f"C: AUTH {mechanism}")
+    assert auth.reply is not None and auth.reply.code == code and auth.reply.frames == [frames[-1]]
+    # No TLS anywhere in these sessions: the AUTH command of frame 9 went out in the clear.
+    assert _finding(session, "auth_cleartext").frames == [9]
+
+
+def test_auth_rejected_is_an_error_reply() -> None:
+    session = _one(DATA / "auth-failed-535.pcapng")
+    (error,) = _findings(session, "error_reply")
+    assert error.frames == [10]
+    assert error.detail.startswith("535 5.7.8")
+    assert session.transactions == []
+    assert [s.name for s in session.steps][-2:] == ["quit", "close"]
+
+
+def test_message_after_cram_md5_is_read_from_the_bytes() -> None:
+    """tshark 4.0 glues the CRAM-MD5 response (11) onto the message (19) and loses the subject."""
+    session = _one(DATA / "auth-cram-md5.pcapng")
+    message = _step_at(session, "message", 19)
+    assert message.frames == [19, 20]
+    (tr,) = session.transactions
+    assert tr.message is not None and tr.message.headers["subject"] == "sent after AUTH CRAM-MD5"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_credential_in_any_format_by_default(fmt: str) -> None:
+    runs = _cli_all([("explain", str(DATA / f"{c}.pcapng"), "--format", fmt) for c in AUTH_CAPTURES])
+    for capture, done in zip(AUTH_CAPTURES, runs, strict=True):
+        assert done.returncode == 0, done.stderr
+        leaked = [s for s in SECRETS if s in done.stdout or s in done.stderr]
+        assert leaked == [], f"{capture} --format {fmt}"
+        assert "[redacted]" in done.stdout, f"{capture} --format {fmt}"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_show_secrets_reveals_the_credentials_on_the_wire(fmt: str) -> None:
+    captures = ["auth-plain-cleartext", "auth-login-cleartext"]
+    runs = _cli_all([("explain", str(DATA / f"{c}.pcapng"), "--format", fmt, "--show-secrets") for c in captures])
+    plain, login = runs
+    for done in runs:
+        assert done.returncode == 0, done.stderr
+        assert "warning" in done.stderr and "--show-secrets" in done.stderr
+    assert PLAIN_B64 in plain.stdout
+    assert USER_B64 in login.stdout and PASSWORD_B64 in login.stdout
+
+
+def test_show_secrets_also_shows_the_decoded_password() -> None:
+    """The brief: with --show-secrets the password itself appears, not only its base64."""
+    for capture in ("auth-plain-cleartext", "auth-login-cleartext"):
+        done = _cli("explain", str(DATA / f"{capture}.pcapng"), "--format", "terminal", "--show-secrets")
+        assert PASSWORD in done.stdout, capture
+
+
+def test_show_secrets_in_the_model() -> None:
+    hidden = _named(_one(DATA / "auth-login-cleartext.pcapng"), "auth")[0]
+    shown = _named(_one(DATA / "auth-login-cleartext.pcapng", reveal=True), "auth")[0]
+    assert not any(s in line for line in hidden.lines for s in SECRETS)
+    assert f"C: {USER_B64} (base64 of 'alice')" in shown.lines
+    assert f"C: {PASSWORD_B64} (base64 of 's3cret-Passw0rd')" in shown.lines
+
+
+@pytest.mark.parametrize("capture", ["auth-plain-cleartext", "auth-login-cleartext", "auth-cram-md5"])
+def test_annotated_capture_holds_no_credential(capture: str, tmp_path: Path) -> None:
+    out = tmp_path / "annotated.pcapng"
+    done = _cli("annotate", str(DATA / f"{capture}.pcapng"), "-o", str(out), "-q")
+    assert done.returncode == 0, done.stderr
+    back = subprocess.run(
+        [find_tshark().path, "-r", str(out), "-T", "fields", "-e", "frame.number", "-e", "frame.comment"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert [s for s in SECRETS if s in back] == []
+    comments = dict(line.split("\t", 1) for line in back.splitlines() if "\t" in line)
+    assert "auth" in comments["9"] and "auth_cleartext" in comments["9"]
+
+
+# == 4. TLS ==================================================================================
+def test_tls12_hello_and_certificate() -> None:
+    session = _one(DATA / "tls12.pcapng")
+    assert _steps(session)[4:7] == [("starttls", [9]), ("starttls_reply", [10]), ("tls_handshake", [11, 12, 13, 14])]
+    tls = session.tls
+    assert tls is not None and tls.established and not tls.implicit
+    hello = tls.client_hello
+    # 11: legacy version 0x0303, no supported_versions extension, 56 bytes of suites, no SNI.
+    assert hello is not None
+    assert (hello["frame"], hello["versions"], hello["cipher_count"], hello["sni"]) == (11, [TLS_1_2], 28, None)
+    server = tls.server_hello
+    # 12: ServerHello 0x0303 with 0xc030.
+    assert server is not None
+    assert (server["frame"], server["version"], server["version_name"]) == (12, TLS_1_2, "TLS 1.2")
+    assert (server["cipher"], server["cipher_name"]) == (0xC030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
+    cert = tls.certificate
+    assert cert is not None and cert["frame"] == 12
+    assert "mail.example.test" in cert["subject"] and "mail.example.test" in cert["issuer"]
+    assert cert["not_before"].startswith("2026-11-28 10:51:59")
+    assert cert["not_after"].startswith("2026-12-28 10:51:59")
+    assert _findings(session, "tls_old_version") == []
+
+
+def test_tls13_hello_lists_offered_versions() -> None:
+    tls = _one(DATA / "starttls-injection.pcapng").tls
+    assert tls is not None and tls.client_hello is not None and tls.server_hello is not None
+    # 11: supported_versions 0x0304, 0x0303, 0x0302, 0x0301; 62 bytes of suites; 12 picks 0x1302.
+    assert tls.client_hello["versions"] == [TLS_1_3, TLS_1_2, 0x0302, TLS_1_0]
+    assert tls.client_hello["cipher_count"] == 31
+    assert tls.server_hello["version_name"] == "TLS 1.3"
+    assert tls.server_hello["cipher_name"] == "TLS_AES_256_GCM_SHA384"
+
+
+def test_tls10_accepted_is_an_old_version() -> None:
+    session = _one(DATA / "tls10-accepted.pcapng")
+    assert _finding(session, "tls_old_version").frames == [12]
+    tls = session.tls
+    assert tls is not None and tls.established
+    assert tls.client_hello is not None and tls.client_hello["versions"] == [TLS_1_0]
+    assert tls.client_hello["cipher_count"] == 9
+    assert tls.server_hello is not None
+    assert (tls.server_hello["version"], tls.server_hello["cipher"]) == (TLS_1_0, 0xC014)
+    assert tls.server_hello["cipher_name"] == "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"
+    # 24: the client's FIN; 25: RST from the server.
+    (close,) = _named(session, "close")
+    assert 25 in close.frames and close.facts["how"] == "RST"
+
+
+def test_tls_alert_protocol_version_fails_the_handshake() -> None:
+    session = _one(DATA / "tls-alert-old-version.pcapng")
+    assert _finding(session, "tls_alert").frames == [12]
+    assert _finding(session, "tls_handshake_failure").frames == [12]
+    tls = session.tls
+    assert tls is not None and not tls.established and tls.server_hello is None
+    assert [(a["level"], a["description"], a["frame"], a["by"]) for a in tls.alerts] == [(2, 70, 12, "server")]
+    assert _steps(session)[6:] == [("tls_handshake", [11, 12]), ("close", [13, 14])]
+
+
+def test_implicit_tls_on_465() -> None:
+    session = _one(DATA / "implicit-tls-465.pcapng")
+    assert [name for name, _ in _steps(session)] == ["tcp_handshake", "tls_handshake", "encrypted", "close"]
+    assert _named(session, "tls_handshake")[0].frames[0] == 4  # ClientHello right after the handshake
+    assert session.server.port == 465
+    assert session.tls is not None and session.tls.implicit and session.tls.established
+    assert _findings(session, "implicit_tls") != []
+    for bad in ("starttls_not_offered", "starttls_not_used", "mid_session"):
+        assert _findings(session, bad) == [], bad
+
+
+def test_implicit_tls_finding_points_at_the_client_hello() -> None:
+    """A finding with no frame cannot be annotated or clicked; frame 4 is where TLS starts."""
+    assert _finding(_one(DATA / "implicit-tls-465.pcapng"), "implicit_tls").frames == [4]
+
+
+# == (a) SMTP inside TLS when the keys are known ===============================================
+POSTFIX_INNER = [
+    ("ehlo", [15]),
+    ("ehlo_reply", [16]),
+    ("mail_from", [17, 18]),
+    ("rcpt_to", [19, 20]),
+    ("data", [21, 22]),
+    ("message", [23, 24]),
+    ("quit", [25, 26]),
+]
+
+
+@pytest.mark.parametrize(
+    ("capture", "inner"),
+    [
+        (EXAMPLES / "starttls.pcapng", POSTFIX_INNER),
+        (EXAMPLES / "starttls-ipv6.pcapng", POSTFIX_INNER),
+        (DATA / "tls12.pcapng", POSTFIX_INNER),
+        (DATA / "tls10-accepted.pcapng", [("ehlo", [15]), ("ehlo_reply", [16]), ("quit", [18, 19])]),
+        (DATA / "starttls-injection.pcapng", [("ehlo", [14]), ("ehlo_reply", [17]), ("quit", [19, 20])]),
+        (
+            DATA / "starttls-split.pcapng",
+            [
+                ("ehlo", [17]),
+                ("ehlo_reply", [20]),
+                ("mail_from", [22, 23]),
+                ("rcpt_to", [24, 25]),
+                ("data", [26, 27]),
+                ("message", [28, 29]),
+                ("quit", [30, 31]),
+            ],
+        ),
+        (
+            DATA / "implicit-tls-465.pcapng",
+            [
+                ("greeting", [11]),
+                ("ehlo", [13]),
+                ("ehlo_reply", [14]),
+                ("mail_from", [15, 16]),
+                ("rcpt_to", [17, 18]),
+                ("data", [19, 20]),
+                ("message", [21, 22]),
+                ("quit", [23, 24]),
+            ],
+        ),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else None,
+)
+def test_smtp_steps_inside_tls_with_the_keylog(capture: Path, inner: list[tuple[str, list[int]]]) -> None:
+    session = _keyed(capture)
+    assert session.tls is not None and session.tls.decrypted
+    assert _inner(session) == inner
+    # Nothing before the handshake is inside TLS.
+    handshake = _named(session, "tls_handshake")[0].frames[0]
+    assert all(not s.inside_tls for s in session.steps if s.frames and s.frames[-1] < handshake)
+
+
+def test_embedded_keys_decrypt_with_no_option() -> None:
+    session = _one(EXAMPLES / "starttls-dsb.pcapng")
+    assert _inner(session) == POSTFIX_INNER
+    ehlo = _step_at(session, "ehlo", 15)
+    assert ehlo.facts["client_name"] == "client.example.test"
+    mail = _step_at(session, "mail_from", 17)
+    assert (mail.facts["address"], mail.facts["params"]) == ("bob@example.test", "size=349")
+    (tr,) = session.transactions
+    assert tr.tls
+    assert [(r.address, r.code) for r in tr.recipients] == [("alice@example.test", 250)]
+    assert tr.message is not None and tr.message.headers["subject"] == "smtpdoc walkthrough"
+    assert tr.last_reply == "250 2.0.0 Ok: queued as C3234176077"
+    assert _findings(session, "no_ehlo_after_tls") == [] and _findings(session, "starttls_after_tls") == []
+
+
+@pytest.mark.parametrize(
+    "capture",
+    [EXAMPLES / "starttls-dsb.pcapng", DATA / "tls12.pcapng", DATA / "starttls-port-2525.pcapng"],
+    ids=lambda p: p.name,
+)
+def test_inner_extension_list_drops_starttls(capture: Path) -> None:
+    """Frame 16: Postfix's EHLO reply inside TLS is frame 8's list without STARTTLS (and no AUTH added)."""
+    session = _one(capture) if capture.name.endswith("-dsb.pcapng") else _keyed(capture)
+    assert [e.keyword for e in session.extensions] == POSTFIX_EXTENSIONS
+    assert session.inner_extensions is not None
+    assert [e.keyword for e in session.inner_extensions] == [k for k in POSTFIX_EXTENSIONS if k != "STARTTLS"]
+    reply = _step_at(session, "ehlo_reply", 16)
+    assert reply.inside_tls
+    assert "STARTTLS" not in reply.facts["extensions"] and "AUTH" not in reply.facts["extensions"]
+
+
+def test_injected_rset_gets_no_reply_from_inside_tls() -> None:
+    """Postfix dropped the plaintext RSET of frame 9: the reply in 17 answers the EHLO of 14."""
+    session = _keyed(DATA / "starttls-injection.pcapng")
+    rset = _step_at(session, "command", 9)
+    assert rset.facts["verb"] == "RSET" and rset.reply is None
+    reply = _step_at(session, "ehlo_reply", 17)
+    assert reply.inside_tls and reply.reply is not None and reply.reply.code == 250
+    assert _finding(session, "starttls_injection").frames == [9]
+    assert _findings(session, "unexpected_reply") == []
+
+
+def test_without_keys_nothing_is_inside_tls() -> None:
+    session = _one(EXAMPLES / "starttls.pcapng")
+    assert _inner(session) == []
+    assert session.inner_extensions is None
+    assert session.transactions == []
+
+
+# == 5. Ports =================================================================================
+@pytest.mark.parametrize(
+    ("capture", "port", "second_step"),
+    [
+        (EXAMPLES / "plain.pcapng", 25, ("greeting", [4])),
+        (DATA / "auth-plain-cleartext.pcapng", 587, ("greeting", [4])),
+        (DATA / "implicit-tls-465.pcapng", 465, ("tls_handshake", [4, 6, 8])),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else None,
+)
+def test_standard_ports_are_recognised(capture: Path, port: int, second_step: tuple[str, list[int]]) -> None:
+    session = _one(capture)
+    assert session.server.port == port
+    assert _steps(session)[:2] == [("tcp_handshake", [1, 2, 3]), second_step]
+
+
+PORT_2525_STEPS = [
+    ("tcp_handshake", [1, 2, 3]),
+    ("greeting", [4]),
+    ("ehlo", [6]),
+    ("ehlo_reply", [8]),
+    ("mail_from", [9, 10]),
+    ("rcpt_to", [11, 12]),
+    ("rcpt_to", [13, 14]),
+    ("data", [15, 16]),
+    ("message", [17, 18]),
+    ("quit", [19, 20]),
+    ("close", [21, 22]),
+]
+
+
+def test_port_2525_is_detected_from_the_greeting() -> None:
+    session = _one(DATA / "smtp-port-2525.pcapng")
+    assert session.server.port == 2525
+    assert _steps(session) == PORT_2525_STEPS
+    (tr,) = session.transactions
+    assert tr.message is not None and tr.message.headers["subject"] == "plain SMTP, two recipients"
+
+
+def test_decode_as_forces_port_2525() -> None:
+    (session,) = _decoded_as(str(DATA / "smtp-port-2525.pcapng"), (2525,))
+    assert _steps(session) == PORT_2525_STEPS
+    report = _json_report(DATA / "smtp-port-2525.pcapng", "--decode-as", "2525")
+    (json_session,) = report["sessions"]
+    assert [(s["name"], s["frames"]) for s in json_session["steps"]] == PORT_2525_STEPS
+
+
+STARTTLS_2525_INNER = POSTFIX_INNER
+
+
+def test_starttls_on_2525_decrypts_without_decode_as() -> None:
+    """tshark dissects SMTP inside TLS on 2525 only with a decode-as: smtpdoc must add it itself."""
+    session = _keyed(DATA / "starttls-port-2525.pcapng")
+    assert _steps(session)[4:7] == [("starttls", [9]), ("starttls_reply", [10]), ("tls_handshake", [11, 12, 13])]
+    assert _inner(session) == STARTTLS_2525_INNER
+    (tr,) = session.transactions
+    assert tr.tls and tr.message is not None and tr.message.headers["subject"] == "smtpdoc walkthrough"
+
+
+def test_starttls_on_2525_with_decode_as_matches() -> None:
+    keylog = str(DATA / "starttls-port-2525.keylog")
+    (forced,) = _decoded_as(str(DATA / "starttls-port-2525.pcapng"), (2525,), keylog)
+    assert _inner(forced) == STARTTLS_2525_INNER
+    assert _steps(_keyed(DATA / "starttls-port-2525.pcapng")) == _steps(forced)
+
+
+# == 6. Findings on the right frames ===========================================================
+@pytest.mark.parametrize(
+    ("capture", "name", "frames"),
+    [
+        ("starttls-masked", "starttls_masked", [8]),  # 8: "250-XXXXXXXA"
+        ("starttls-not-offered", "starttls_not_offered", [8]),  # 8: no STARTTLS line
+        ("starttls-refused", "starttls_refused", [10]),  # 10: "454 4.7.0 TLS not available..."
+        ("starttls-refused", "cleartext_after_refusal", [11]),  # 11: mail FROM in the clear
+        ("auth-plain-cleartext", "auth_cleartext", [9]),  # 9: AUTH PLAIN <base64>
+        ("starttls-injection", "starttls_injection", [9]),  # 9: "STARTTLS\r\nRSET\r\n"
+        ("bare-lf", "bare_line_ending", [15]),  # 15: the message with "\n" and "\r" alone
+        ("bare-lf", "line_too_long", [17]),  # 17: a 587-byte MAIL FROM line
+        ("mid-session", "mid_session", [1]),  # the capture starts with "ehlo"
+    ],
+)
+def test_finding_on_its_frame(capture: str, name: str, frames: list[int]) -> None:
+    assert _finding(_one(DATA / f"{capture}.pcapng"), name).frames == frames
+
+
+def test_masked_starttls_is_not_called_unoffered() -> None:
+    session = _one(DATA / "starttls-masked.pcapng")
+    assert "XXXXXXXA" in _finding(session, "starttls_masked").detail
+    assert _findings(session, "starttls_not_offered") == []
+
+
+def test_starttls_refused_reply_and_cleartext_mail() -> None:
+    session = _one(DATA / "starttls-refused.pcapng")
+    reply = _step_at(session, "starttls_reply", 10)
+    assert reply.reply is not None and (reply.reply.code, reply.reply.enhanced) == (454, "4.7.0")
+    assert session.tls is None
+    (tr,) = session.transactions
+    assert not tr.tls and tr.message is not None
+    assert _step_at(session, "message", 17).frames == [17, 18]  # the message and its 250, in the clear
+
+
+def test_line_too_long_names_the_length() -> None:
+    detail = _finding(_one(DATA / "bare-lf.pcapng"), "line_too_long").detail
+    assert "587" in detail and "512" in detail
+
+
+def test_bare_lf_and_bare_cr_are_both_reported() -> None:
+    """Frame 15's body has "bare LF\\n" and "bare CR\\rinside": both are wrong line endings."""
+    details = " ".join(f.detail for f in _findings(_one(DATA / "bare-lf.pcapng"), "bare_line_ending"))
+    assert "LF" in details and "CR" in details
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "enhanced"),
+    [
+        (10, 503, "5.5.1"),
+        (12, 501, "5.5.4"),
+        (14, 500, "5.5.2"),
+        (20, 550, "5.1.1"),
+        (22, 501, "5.5.4"),
+        (24, 500, "5.5.2"),
+        (28, 550, "5.1.1"),
+    ],
+)
+def test_error_reply_with_its_enhanced_code(frame: int, code: int, enhanced: str) -> None:
+    session = _one(DATA / "errors.pcapng")
+    (found,) = [f for f in _findings(session, "error_reply") if frame in f.frames]
+    assert found.detail.startswith(f"{code} {enhanced} ")
+
+
+def test_no_error_reply_for_success_codes() -> None:
+    flagged = {frame for f in _findings(_one(DATA / "errors.pcapng"), "error_reply") for frame in f.frames}
+    assert flagged == {10, 12, 14, 20, 22, 24, 28}  # not 16 (250), 18 (252), 26, 30 (250), 32 (221)
+
+
+def test_mid_session_has_no_handshake_or_greeting() -> None:
+    session = _one(DATA / "mid-session.pcapng")
+    names = [name for name, _ in _steps(session)]
+    assert names[:2] == ["ehlo", "ehlo_reply"]
+    assert "tcp_handshake" not in names and "greeting" not in names
+    assert _step_at(session, "ehlo", 1).frames == [1]
+
+
+def test_one_sided_capture() -> None:
+    session = _one(DATA / "one-sided.pcapng")
+    assert _findings(session, "one_sided") != []
+    # 2: "220 mail.example.test ESMTP Postfix"; every frame is from port 25.
+    greeting = _step_at(session, "greeting", 2)
+    assert greeting.facts["server_name"] == "mail.example.test"
+    assert session.server.port == 25
+    assert _findings(session, "mid_session") == []
+
+
+def test_starttls_not_used_on_plain() -> None:
+    session = _one(EXAMPLES / "plain.pcapng")
+    found = _finding(session, "starttls_not_used")
+    # 8 offers STARTTLS; 9 is the first command sent in the clear after it.
+    assert found.frames and found.frames[0] in (8, 9)
+    assert [f.name for f in session.findings] == ["starttls_not_used"]
+
+
+@pytest.mark.parametrize(
+    ("capture", "absent"),
+    [
+        (EXAMPLES / "starttls.pcapng", "starttls_not_used"),
+        (DATA / "starttls-split.pcapng", "starttls_not_used"),
+        (DATA / "starttls-split.pcapng", "starttls_injection"),
+        (DATA / "tls12.pcapng", "tls_alert"),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else v,
+)
+def test_no_false_finding(capture: Path, absent: str) -> None:
+    assert _findings(_one(capture), absent) == []
+
+
+def test_split_starttls_is_one_command() -> None:
+    session = _one(DATA / "starttls-split.pcapng")
+    # 9: "STAR"; 11: "TTLS\r\n"; 13: "220 2.0.0 Ready to start TLS".
+    assert _steps(session)[4:6] == [("starttls", [9, 11]), ("starttls_reply", [13])]
+
+
+# == 7. IPv6 ===================================================================================
+def test_ipv6_session() -> None:
+    session = _one(EXAMPLES / "starttls-ipv6.pcapng")
+    assert session.client.address == "::1" and session.server.address == "::1"
+    assert str(session.server) == "[::1]:25"
+    assert _steps(session)[:7] == [
+        ("tcp_handshake", [1, 2, 3]),
+        ("greeting", [4]),
+        ("ehlo", [6]),
+        ("ehlo_reply", [8]),
+        ("starttls", [9]),
+        ("starttls_reply", [10]),
+        ("tls_handshake", [11, 12, 13]),
+    ]
+    assert _named(session, "tcp_handshake")[0].facts["server"] == "[::1]:25"
+    assert _named(session, "close")[0].frames == [30, 31]  # client FIN, then server FIN
+
+
+def test_ipv6_inside_tls_with_keylog() -> None:
+    session = _keyed(EXAMPLES / "starttls-ipv6.pcapng")
+    (tr,) = session.transactions
+    assert tr.tls and tr.mail_from == "bob@example.test"
+    assert [(r.address, r.code) for r in tr.recipients] == [("alice@example.test", 250)]
+    assert tr.last_reply == "250 2.0.0 Ok: queued as 56148C7402"
+
+
+# == 8. Escaping ===============================================================================
+SUBJECT = "<script>alert(1)</script>"
+FROM = '"Mallory <b>&\\"\'" <mallory@example.test>'  # imf.from of frame 15, byte for byte
+
+
+def test_json_keeps_the_subject_exactly() -> None:
+    report = _json_report(DATA / "subject-script.pcapng")
+    (session,) = report["sessions"]
+    (tr,) = session["transactions"]
+    assert tr["message"]["headers"]["subject"] == SUBJECT
+    assert tr["message"]["headers"]["from"] == FROM
+    assert tr["mail_from"] == "mallory@example.test"
+
+
+def test_terminal_shows_the_subject_literally() -> None:
+    done = _cli("explain", str(DATA / "subject-script.pcapng"), "--format", "terminal", "--no-color")
+    assert done.returncode == 0, done.stderr
+    assert SUBJECT in done.stdout
+    assert "&lt;" not in done.stdout
+
+
+def test_html_escapes_the_subject() -> None:
+    done = _cli("explain", str(DATA / "subject-script.pcapng"), "--format", "html")
+    assert done.returncode == 0, done.stderr
+    assert SUBJECT not in done.stdout
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in done.stdout
