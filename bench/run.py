@@ -58,6 +58,9 @@ class SmtpdocRun:
 
 def capture_for(count: int, source: Path) -> Path:
     path = OUT / f"starttls-{count}-{make_capture.source_digest(source)}.pcapng"
+    for stale in OUT.glob(f"starttls-{count}-*"):
+        if not stale.name.startswith(path.stem):  # made from an older source or generator
+            stale.unlink()
     if not path.exists():
         started = time.perf_counter()
         frames = make_capture.write_capture(source, count, path)
@@ -117,7 +120,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each command (default 3)")
     parser.add_argument("--small", type=int, default=1000, help="sessions in the timed capture (default 1000)")
-    parser.add_argument("--large", type=int, default=10000, help="sessions in the memory capture (default 10000)")
+    parser.add_argument(
+        "--large", type=int, default=10000, help="sessions in the memory capture (default 10000; 0: skip)"
+    )
     parser.add_argument("--source", type=Path, default=make_capture.DEFAULT_SOURCE, help="recorded session")
     args = parser.parse_args()
     tshark = shutil.which(os.environ.get("SMTPDOC_TSHARK", "tshark"))
@@ -127,7 +132,7 @@ def main() -> int:
         sys.exit(f"bench: source capture {args.source} does not exist (run examples/make_examples.sh)")
 
     small = capture_for(args.small, args.source)
-    large = capture_for(args.large, args.source)
+    large = capture_for(args.large, args.source) if args.large else None
 
     # Warm-up (page cache, .pyc files) doubling as the correctness check.
     json_out = OUT / f"{small.stem}.json"
@@ -150,22 +155,27 @@ def main() -> int:
     t_smtpdoc = statistics.median(r.seconds for r in timed)
     ratio = t_smtpdoc / t_tshark
 
-    big = run_smtpdoc(large)
     mem_small = max(r.self_kib for r in smtpdoc_runs)
     tshark_small = max(r.children_kib for r in smtpdoc_runs)
-    growth = big.self_kib / mem_small
+    big = run_smtpdoc(large) if large else None
 
+    rows = [
+        ("tshark -n -r (median, s)", f"{t_tshark:.2f}", ""),
+        ("smtpdoc explain json (median, s)", f"{t_smtpdoc:.2f}", f"{big.seconds:.2f}" if big else "-"),
+        ("smtpdoc python peak RSS (MiB)", f"{mib(mem_small):.1f}", f"{mib(big.self_kib):.1f}" if big else "-"),
+        ("its tshark child peak RSS (MiB)", f"{mib(tshark_small):.1f}", f"{mib(big.children_kib):.1f}" if big else "-"),
+    ]
     print()
     print(f"{'':34}{args.small:>10} sessions{args.large:>10} sessions")
-    print(f"{'tshark -n -r (median, s)':34}{t_tshark:>19.2f}{'':>19}")
-    print(f"{'smtpdoc explain json (median, s)':34}{t_smtpdoc:>19.2f}{big.seconds:>19.2f}")
-    print(f"{'smtpdoc python peak RSS (MiB)':34}{mib(mem_small):>19.1f}{mib(big.self_kib):>19.1f}")
-    print(f"{'its tshark child peak RSS (MiB)':34}{mib(tshark_small):>19.1f}{mib(big.children_kib):>19.1f}")
-    print(f"runs: tshark {', '.join(f'{t:.2f}' for t in tshark_times)} s; "
-          f"smtpdoc {', '.join(f'{r.seconds:.2f}' for r in timed)} s")
+    for label, at_small, at_large in rows:
+        print(f"{label:34}{at_small:>19}{at_large:>19}")
     print(
-        f"ratio={ratio:.2f} mem_1k={mib(mem_small):.1f}MiB mem_10k={mib(big.self_kib):.1f}MiB mem_growth={growth:.2f}"
+        f"runs: tshark {', '.join(f'{t:.2f}' for t in tshark_times)} s; "
+        f"smtpdoc {', '.join(f'{r.seconds:.2f}' for r in timed)} s"
     )
+    mem_large = f"{mib(big.self_kib):.1f}MiB" if big else "n/a"
+    growth = f"{big.self_kib / mem_small:.2f}" if big else "n/a"
+    print(f"ratio={ratio:.2f} mem_1k={mib(mem_small):.1f}MiB mem_10k={mem_large} mem_growth={growth}")
     return 0
 
 

@@ -5,6 +5,13 @@
 Exactly `python -m smtpdoc ARGS` (same entry point), plus one report written at
 exit: `self_kib` is the peak RSS of this Python process (smtpdoc itself),
 `children_kib` the largest peak among the processes it waited for (tshark).
+
+`self_kib` is VmHWM from /proc/self/status, not getrusage(RUSAGE_SELF): Linux
+folds the RSS of the image a process had before exec (here: a fork of whoever
+started us, e.g. bench/run.py after it loaded a 1,000-session JSON) into
+ru_maxrss, which would report the parent's size instead of ours.
+`children_kib` has the same flaw in principle (tshark's figure is at least our
+own RSS when we started it, about 40 MiB) but tshark is far larger than that.
 """
 
 from __future__ import annotations
@@ -14,11 +21,21 @@ import resource
 import sys
 
 
+def _peak_rss_kib() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: may include the parent
+
+
 def _report(path: str, code: int) -> None:
-    me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(path, "w", encoding="utf-8") as f:
-        json.dump({"exit": code, "self_kib": me.ru_maxrss, "children_kib": kids.ru_maxrss}, f)
+        json.dump({"exit": code, "self_kib": _peak_rss_kib(), "children_kib": kids.ru_maxrss}, f)
 
 
 def main() -> None:

@@ -19,7 +19,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from subprocess import DEVNULL
 
 from smtpdoc import pdml
 
@@ -40,18 +42,22 @@ PRUNED = (
 NO_TCP_TIMES = ["-o", "tcp.calculate_timestamps:FALSE"]
 
 
-def _swap_filter(args: list[str], flag: str, value: str) -> list[str]:
+NO_IMF = ["--disable-protocol", "imf"]  # message bodies: pdml.py reads tcp.payload, not imf
+
+
+def _pruned(args: list[str]) -> list[str]:
     out = list(args)
-    i = out.index("-J")
-    out[i : i + 2] = [flag, value]
+    at = next(i for i, arg in enumerate(out) if arg in ("-J", "-j"))
+    out[at : at + 2] = ["-j", PRUNED]
     return out
 
 
 VARIANTS: dict[str, Callable[[list[str]], list[str]]] = {
-    "today (-J)": lambda a: a,
-    "-J, no tcp timestamps": lambda a: a + NO_TCP_TIMES,
-    "-j pruned": lambda a: _swap_filter(a, "-j", PRUNED),
-    "-j pruned, no tcp timestamps": lambda a: _swap_filter(a, "-j", PRUNED) + NO_TCP_TIMES,
+    "as pdml.tshark_args has it": lambda a: a,
+    "+ no tcp timestamps": lambda a: a + NO_TCP_TIMES,
+    "-j pruned": _pruned,
+    "-j pruned, no tcp timestamps": lambda a: _pruned(a) + NO_TCP_TIMES,
+    "-j pruned, no tcp ts, no imf": lambda a: _pruned(a) + NO_TCP_TIMES + NO_IMF,
 }
 
 
@@ -113,10 +119,9 @@ def main() -> int:
     for name, change in VARIANTS.items():
         differ = [path for path, args in files if read_all(change(args)) != reference[path]]
         args = change(base)
-        devnull = best_of(3, lambda a=args: subprocess.run([TSHARK, *a], capture_output=False,  # type: ignore[misc]
-                                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        devnull = best_of(3, partial(subprocess.run, [TSHARK, *args], stdout=DEVNULL, stderr=DEVNULL))
         size = pdml_bytes(args)
-        parse = best_of(3, lambda a=args: read_all(a))  # type: ignore[misc]
+        parse = best_of(3, partial(read_all, args))
         same = "yes" if not differ else f"NO({len(differ)})"
         print(f"{name:32}{same:>6}{devnull:>10.2f}{size / 1e6:>8.0f}{parse:>9.2f}")
         for path in differ:

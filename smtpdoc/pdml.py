@@ -7,6 +7,7 @@ so memory stays flat whatever the size of the capture.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
@@ -26,6 +27,21 @@ from smtpdoc.packets import (
 
 # Only these protocols reach the PDML (tshark -J): everything else is pruned.
 PROTOCOLS = ("ip", "ipv6", "tcp", "tls", "smtp")
+# `-j` prints a listed node's own fields but opens a subtree only when its name is listed
+# too, so every ancestor of a field read below is named here ("text" names tshark's
+# unnamed nodes, such as "Extension: supported_versions"). A third of -J's output goes.
+# bench/tshark_variants.py proves the packet events stay identical on every capture.
+PRUNED_TREE = (
+    *("tcp", "tls", "smtp"),
+    *("tcp.analysis", "tcp.analysis.flags", "_ws.expert"),
+    *("tls.record", "tls.handshake", "tls.handshake.ciphersuites", "tls.handshake.extensions_alpn_list"),
+    *("tls.handshake.certificates", "tls.handshake.certificate", "x509af.signedCertificate_element"),
+    *("x509af.subject", "x509af.issuer", "x509af.validity_element", "x509af.notBefore", "x509af.notAfter"),
+    *("tls.alert_message", "text"),
+)
+_IP_LINE = re.compile(r"Src: ([^,]+), Dst: (\S+)")
+# Per-stream timestamps are computed for nothing: the events carry the capture time.
+_TSHARK_OPTIONS = ("-o", "tcp.calculate_timestamps:FALSE")
 # Frames the engine can learn from: payload or connection set-up/tear-down.
 # The third packet of the handshake is a bare ACK: seq 1, ack 1, no payload.
 DISPLAY_FILTER = (
@@ -46,7 +62,7 @@ def tshark_args(
     display_filter: str = DISPLAY_FILTER,
 ) -> list[str]:
     """The argument list for one PDML pass over `capture`."""
-    args = ["-n", "-r", capture, "-T", "pdml", "-J", " ".join(PROTOCOLS), "-Y", display_filter]
+    args = ["-n", "-r", capture, "-T", "pdml", "-j", " ".join(PRUNED_TREE), *_TSHARK_OPTIONS, "-Y", display_filter]
     for rule in decode_as:
         args += ["-d", rule]
     if keylog:
@@ -109,14 +125,11 @@ def _packet(elem: etree._Element) -> Packet | None:
                 elif fname == "timestamp":
                     time = float(f.get("value") or 0.0)
         elif name in ("ip", "ipv6"):
-            # The innermost IP header wins (tunnels): later protos overwrite.
-            prefix = name + "."
-            for f in proto:
-                fname = f.get("name")
-                if fname == prefix + "src":
-                    src = f.get("show") or ""
-                elif fname == prefix + "dst":
-                    dst = f.get("show") or ""
+            # Only the header line is asked for (see PRUNED_TREE), "... Src: a, Dst: b": the
+            # twenty-odd IP fields would be a third of the XML. The innermost header wins.
+            match = _IP_LINE.search(proto.get("showname") or "")
+            if match:
+                src, dst = match[1], match[2]
         elif name == "tcp":
             for f in proto.iter("field"):
                 fname = f.get("name") or ""
