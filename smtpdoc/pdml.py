@@ -131,17 +131,18 @@ def _packet(elem: etree._Element) -> Packet | None:
             if match:
                 src, dst = match[1], match[2]
         elif name == "tcp":
-            for f in proto.iter("field"):
+            # Direct children only: walking every nested field costs a quarter of the parse.
+            for f in proto:
                 fname = f.get("name") or ""
                 if fname == "tcp.payload":
                     payload = bytes.fromhex(f.get("value") or "")
-                elif fname in ("tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission"):
-                    retrans = True
+                elif fname == "tcp.analysis":
+                    retrans = retrans or any(g.get("name") in _RETRANSMISSION for g in f.iter("field"))
                 elif fname in _TCP_FIELDS and fname not in tcp:
                     tcp[fname] = f.get("show") or ""
         elif name == "tls":
             tls_layer = True
-            for f in proto.iter("field"):
+            for f in proto:
                 if f.get("name") == "tls.record":
                     records.append(_record(f))
         elif name == "smtp" and tls_layer:
@@ -172,6 +173,7 @@ def _packet(elem: etree._Element) -> Packet | None:
     )
 
 
+_RETRANSMISSION = frozenset({"tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission"})
 _TCP_FIELDS = frozenset({"tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.ack"})
 
 

@@ -236,11 +236,7 @@ def tls_rows(tls: TlsSummary) -> list[tuple[str, str]]:
     rows.append(("Handshake", "completed" if tls.established else "not completed"))
     if tls.resumed:
         rows.append(("Resumed", "yes (session resumption)"))
-    decrypted = (
-        "yes: the SMTP steps inside TLS are shown"
-        if tls.decrypted
-        else "no: the content stays hidden"
-    )
+    decrypted = "yes: the SMTP steps inside TLS are shown" if tls.decrypted else "no: the content stays hidden"
     rows.append(("Decrypted", decrypted))
     return rows
 
