@@ -6,9 +6,7 @@ import sys
 from itertools import pairwise
 from pathlib import Path
 
-import pytest
-
-dpkt = pytest.importorskip("dpkt")
+import dpkt
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 sys.path.insert(0, str(BENCH))
@@ -16,7 +14,6 @@ sys.path.insert(0, str(BENCH))
 import make_capture  # noqa: E402
 
 SOURCE = make_capture.DEFAULT_SOURCE
-pytestmark = pytest.mark.skipif(not SOURCE.exists(), reason="examples/starttls.pcapng not made yet")
 
 
 def _frames(path: Path) -> list[tuple[float, dpkt.ethernet.Ethernet]]:
@@ -60,3 +57,17 @@ def test_payloads_are_kept_byte_for_byte(tmp_path: Path) -> None:
     make_capture.write_capture(SOURCE, 2, out)
     second = _frames(out)[len(template.frames) :]
     assert [bytes(p.data.data.data) for _, p in second] == [bytes(p.data.data.data) for _, p in template.frames]
+
+
+def test_smtpdoc_sees_every_copy_as_a_full_walkthrough(tmp_path: Path) -> None:
+    from conftest import sessions_of
+
+    out = tmp_path / "three.pcapng"
+    make_capture.write_capture(SOURCE, 3, out)
+    sessions = sessions_of(out)
+    assert [s.index for s in sessions] == [1, 2, 3]
+    steps = {tuple(st.name for st in s.steps) for s in sessions}
+    assert steps == {
+        ("tcp_handshake", "greeting", "ehlo", "ehlo_reply", "starttls", "starttls_reply", "tls_handshake",
+         "encrypted", "close")
+    }  # fmt: skip
