@@ -69,6 +69,7 @@ def main() -> None:
 @click.option("--color/--no-color", "colour", default=None, help="Colour (default: when stdout is a terminal).")
 @click.option("--tshark", "tshark_path", envvar="SMTPDOC_TSHARK", help="Path of the tshark binary.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
+@click.option("--brief", is_flag=True, help="Terminal output without the teaching text (steps, lines, findings).")
 def explain(
     capture: str,
     fmt: str | None,
@@ -80,6 +81,7 @@ def explain(
     colour: bool | None,
     tshark_path: str | None,
     quiet: bool,
+    brief: bool,
 ) -> None:
     """Explain every SMTP session in CAPTURE (pcap or pcapng), step by step."""
     if fmt is None and output:
@@ -97,10 +99,12 @@ def explain(
         with bar if bar is not None else contextlib.nullcontext():
             if output:
                 with open(output, "w", encoding="utf-8") as out:
-                    renderer(report, out, RenderOptions(colour=False, show_secrets=show_secrets))
+                    renderer(report, out, RenderOptions(colour=False, show_secrets=show_secrets, brief=brief))
             else:
                 use_colour = sys.stdout.isatty() if colour is None else colour
-                renderer(report, sys.stdout, RenderOptions(colour=use_colour, show_secrets=show_secrets))
+                renderer(
+                    report, sys.stdout, RenderOptions(colour=use_colour, show_secrets=show_secrets, brief=brief)
+                )
     except SmtpdocError as exc:
         _fail(exc)
     except BrokenPipeError:

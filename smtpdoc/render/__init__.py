@@ -18,6 +18,7 @@ class RenderOptions:
     colour: bool = False
     width: int | None = None
     show_secrets: bool = False
+    brief: bool = False  # steps, lines and findings without the teaching text
 
 
 RenderFunc = Callable[[Report, TextIO, RenderOptions], None]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TextIO
 
 from rich.console import Console
-from rich.padding import Padding
 from rich.text import Text
 
 from smtpdoc.model import Extension, Report, Session, Step
@@ -34,12 +33,13 @@ def render(report: Report, out: TextIO, options: RenderOptions) -> None:
     )
     console.print(_t(f"smtpdoc — {report.capture}", "bold"))
     console.print(_t(f"Step 0. {report.filter_title}", "bold"))
-    _indented(console, _t(report.filter_explanation, "dim"), 3)
+    if not options.brief:
+        _indented(console, _t(report.filter_explanation, "dim"), 3)
     count = 0
     for session in report.sessions:
         count += 1
         console.print()
-        _session(console, session)
+        _session(console, session, options.brief)
     for finding in report.findings:
         console.print()
         console.print(_t(f"{finding.title}: {finding.detail}", "bold"))
@@ -48,7 +48,7 @@ def render(report: Report, out: TextIO, options: RenderOptions) -> None:
         console.print(_t("No SMTP session found."))
 
 
-def _session(console: Console, session: Session) -> None:
+def _session(console: Console, session: Session, brief: bool) -> None:
     head = Text()
     head.append(f"Session {session.index}", style="bold underline")
     head.append(f"  {printable(session.client)} → {printable(session.server)}")
@@ -60,9 +60,9 @@ def _session(console: Console, session: Session) -> None:
     for note in session.notes:
         console.print(Text("  ") + _t(note, "italic"))
     for i, step in enumerate(session.steps, 1):
-        _step(console, i, step)
+        _step(console, i, step, brief)
         if step.name == "ehlo_reply":
-            _extensions(console, session.inner_extensions if step.inside_tls else session.extensions)
+            _extensions(console, session.inner_extensions if step.inside_tls else session.extensions, brief)
     if session.transactions:
         console.print(_t("  Transactions", "bold"))
         for n, tr in enumerate(session.transactions, 1):
@@ -76,10 +76,10 @@ def _session(console: Console, session: Session) -> None:
             if tr.last_reply:
                 line += f"; last reply {tr.last_reply}"
             console.print(_t(line))
-    _findings(console, session)
+    _findings(console, session, brief)
 
 
-def _findings(console: Console, session: Session) -> None:
+def _findings(console: Console, session: Session, brief: bool) -> None:
     if session.findings:
         console.print(_t("  Findings", "bold"))
         for f in session.findings:
@@ -91,10 +91,11 @@ def _findings(console: Console, session: Session) -> None:
             if f.frames:
                 text.append(f" (frames {frame_ranges(f.frames)})", style="dim")
             console.print(text)
-            _indented(console, _t(f"{f.explanation} ({f.rfc})", "dim"))
+            if not brief:
+                _indented(console, _t(f"{f.explanation} ({f.rfc})", "dim"))
 
 
-def _step(console: Console, i: int, step: Step) -> None:
+def _step(console: Console, i: int, step: Step, brief: bool) -> None:
     line = Text()
     line.append(f"  {i:>2}. ", style="bold")
     line.append(printable(step.title), style="bold cyan" if not step.inside_tls else "bold magenta")
@@ -110,18 +111,24 @@ def _step(console: Console, i: int, step: Step) -> None:
         _indented(console, _t(f"… {len(step.lines) - len(shown)} more lines", "dim"))
     if step.reply is not None:
         _indented(console, _t(f"{step.reply.code}: {step.reply.meaning}", "dim"))
-    _indented(console, _t(step.explanation, "dim") + _t(f" ({step.rfc})", "dim"))
+    if not brief:
+        _indented(console, _t(step.explanation, "dim") + _t(f" ({step.rfc})", "dim"))
 
 
 def _indented(console: Console, text: Text, indent: int = 6) -> None:
-    console.print(Padding(text, (0, 0, 0, indent), expand=False))
+    # Wrap to what is left of the line and indent every wrapped line, without padding
+    # lines with trailing blanks (rich's Padding does) that end up in files and pipes.
+    for line in text.wrap(console, max(20, console.width - indent)):
+        line.rstrip()
+        console.print(Text(" " * indent) + line, soft_wrap=True)
 
 
-def _extensions(console: Console, extensions: list[Extension] | None) -> None:
+def _extensions(console: Console, extensions: list[Extension] | None, brief: bool) -> None:
     for ext in extensions or []:
         line = Text("• ")
         line.append(printable(ext.keyword), style="bold")
         if ext.human:
             line.append(f" — {printable(ext.human)}")
-        line.append(f": {printable(ext.meaning)}", style="dim")
+        if not brief:
+            line.append(f": {printable(ext.meaning)}", style="dim")
         _indented(console, line, 8)
