@@ -102,9 +102,7 @@ def explain(
                     renderer(report, out, RenderOptions(colour=False, show_secrets=show_secrets, brief=brief))
             else:
                 use_colour = sys.stdout.isatty() if colour is None else colour
-                renderer(
-                    report, sys.stdout, RenderOptions(colour=use_colour, show_secrets=show_secrets, brief=brief)
-                )
+                renderer(report, sys.stdout, RenderOptions(colour=use_colour, show_secrets=show_secrets, brief=brief))
     except SmtpdocError as exc:
         _fail(exc)
     except BrokenPipeError:

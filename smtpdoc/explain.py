@@ -17,9 +17,10 @@ from typing import Any
 from smtpdoc import pdml
 from smtpdoc import tshark as tshark_mod
 from smtpdoc.catalog import Catalog, load_catalog
+from smtpdoc.demux import Demux, run_streams
 from smtpdoc.model import Extension, Finding, Report, Session, Step
 from smtpdoc.packets import Packet
-from smtpdoc.session import Demux, Options, run_streams
+from smtpdoc.session import Options
 from smtpdoc.tshark import Tshark
 
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "notice": 2, "info": 3}

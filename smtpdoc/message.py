@@ -34,12 +34,28 @@ def unstuff(data: bytes) -> bytes:
 
 def summarise(data: bytes, size: int, truncated: bool) -> Message:
     parsed = BytesParser(policy=policy.compat32).parsebytes(data)
+    found: dict[str, list[str]] = {}
+    for name, raw in parsed.raw_items():
+        if name.lower() in _HEADERS:
+            found.setdefault(name.lower(), []).append(_clean(_unescape(raw)))
     headers: dict[str, str] = {}
     for name, key in _HEADERS.items():
-        values = parsed.get_all(name)
-        if values and key not in headers:
-            headers[key] = ", ".join(_clean(str(v)) for v in values)
+        if name in found and key not in headers:
+            headers[key] = ", ".join(found[name])
     return Message(size=size, headers=headers, attachments=_attachments(data), truncated=truncated)
+
+
+def _unescape(raw: str) -> str:
+    """Header text as sent: UTF-8 (RFC 6532, SMTPUTF8) where it is valid, Latin-1 otherwise.
+
+    The parser keeps undecodable bytes as surrogates; encoded words (=?utf-8?...?=) are
+    left as they are, as Zeek's smtp.log does.
+    """
+    data = raw.encode("ascii", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def _clean(value: str) -> str:

@@ -13,41 +13,38 @@ waiting, which is also what RFC 2920 pipelining requires.
 After "220" answers STARTTLS, or from the first byte on an implicit-TLS port,
 the stream is TLS. Records then come from tshark's TLS dissection
 (`Packet.tls`) and are sorted into the TLS handshake or the encrypted phase
-by `_TLS_RULES`; decrypted bytes, when tshark had keys, feed a second, inner
+by `smtpdoc.tls_phase`; decrypted bytes, when tshark had keys, feed a second, inner
 dialogue whose steps are marked `inside_tls`.
 
 Surprises are never raised: they become findings, named data with frames.
 The machine fills the model's structure; the words come from the catalog
-later (smtpdoc.explain). `Demux` hands packets of many streams to their
-machines and releases each finished session in capture order, so memory
-does not grow with the number of sessions.
+later (smtpdoc.explain); the findings that need the whole session come from
+`smtpdoc.judge`. `smtpdoc.demux` hands the packets of many streams to their
+machines and releases each finished session in capture order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from smtpdoc import smtp_text
 from smtpdoc.dialogue import Dialogue, Mode, Side
+from smtpdoc.judge import judge
 from smtpdoc.model import Endpoint, Finding, Session, Step, TlsSummary
 from smtpdoc.packets import (
-    ALERT,
     APPLICATION_DATA,
-    CHANGE_CIPHER_SPEC,
-    HANDSHAKE,
     Alert,
     Certificate,
     ClientHello,
     Packet,
     ServerHello,
 )
-from smtpdoc.reassembly import ByteStream, Chunk
+from smtpdoc.reassembly import Chunk
+from smtpdoc.tls_phase import TLS12, TLS13, TlsPhase
 
 SMTP_PORTS = frozenset({25, 587, 465})
 IMPLICIT_TLS_PORTS = frozenset({465})
-TLS13 = 0x0304
-TLS12 = 0x0303
 _CLOSE_NOTIFY = 0
 
 
@@ -56,18 +53,6 @@ class _Handshake:
     syn: Packet | None = None
     synack: Packet | None = None
     ack: Packet | None = None
-
-
-@dataclass
-class _Tls:
-    version: int | None = None
-    ccs: set[Side] = field(default_factory=set)
-    finished: set[Side] = field(default_factory=set)
-    established: bool = False
-    handshake: Step | None = None
-    encrypted: Step | None = None
-    client_stream: ByteStream = field(default_factory=ByteStream)
-    server_stream: ByteStream = field(default_factory=ByteStream)
 
 
 @dataclass
@@ -96,7 +81,7 @@ class SessionMachine:
         self.outer = Dialogue(self, inside_tls=False)
         self.inner: Dialogue | None = None
         self.handshake = _Handshake()
-        self.tls: _Tls | None = None
+        self.tls: TlsPhase | None = None
         self.tls_active = False
         self.starttls_requested = False
         self.fins: set[Side] = set()
@@ -319,7 +304,7 @@ class SessionMachine:
 
     # -- TLS -----------------------------------------------------------------------------
     def start_tls(self, implicit: bool, frame: int | None = None) -> None:
-        self.tls = _Tls()
+        self.tls = TlsPhase()
         self.tls_active = True
         self.outer.mode = Mode.TLS
         self.session.tls = TlsSummary(implicit=implicit)
@@ -418,37 +403,9 @@ class SessionMachine:
                         self.finding("tls_handshake_failure", [packet.number], f"fatal alert {message.description}")
         if ctype == APPLICATION_DATA:
             summary.records[side.value] += 1
-        phase = self._phase(side, ctype)
+        phase = tls.phase(side, ctype)
+        summary.established = tls.established
         self._tls_step(phase, packet, side)
-
-    def _phase(self, side: Side, ctype: int) -> str:
-        """Which step a TLS record belongs to; see the module docstring."""
-        tls = self.tls
-        assert tls is not None
-        if tls.established:
-            return "tls_handshake" if ctype == HANDSHAKE else "encrypted"
-        if ctype == CHANGE_CIPHER_SPEC:
-            tls.ccs.add(side)
-        elif ctype == HANDSHAKE and side in tls.ccs:
-            tls.finished.add(side)  # TLS <= 1.2: the encrypted Finished follows CCS
-        elif ctype == APPLICATION_DATA:
-            if tls.version == TLS13:
-                if side is Side.CLIENT:
-                    tls.finished.add(side)  # the client's Finished, protected
-                    self._established()
-                return "tls_handshake"
-            self._established()
-            return "encrypted"
-        elif ctype == ALERT:
-            return "tls_handshake"
-        if len(tls.finished) == 2:
-            self._established()
-        return "tls_handshake"
-
-    def _established(self) -> None:
-        assert self.tls is not None and self.session.tls is not None
-        self.tls.established = True
-        self.session.tls.established = True
 
     def _tls_step(self, name: str, packet: Packet, side: Side) -> None:
         tls = self.tls
@@ -514,143 +471,9 @@ class SessionMachine:
                 self.finding(
                     "tls_handshake_failure", self.tls.handshake.frames[-1:], "closed before the handshake finished"
                 )
-        self._judge()
+        judge(self)
         s.steps.sort(key=lambda st: st.frames[0] if st.frames else 0)
         return s
 
     def _duration(self, step: Step) -> float:
         return self.last_time - (self.session.start + step.time)
-
-    def _judge(self) -> None:
-        """Session-level findings: completeness and STARTTLS hygiene."""
-        s = self.session
-        if self.handshake.syn is None and not self.outer.greeted:
-            s.notes.append("The capture starts after this session began: the handshake and greeting are missing.")
-            self.finding("mid_session", [s.first_frame], "no SYN and no greeting")
-        elif self.handshake.syn is None:
-            s.notes.append("The TCP handshake is not in the capture; the session is seen from its greeting.")
-        if self.seen[Side.CLIENT] == 0 or self.seen[Side.SERVER] == 0:
-            one = "server" if self.seen[Side.CLIENT] == 0 else "client"
-            s.notes.append(f"Only the {one}'s side of this session is in the capture.")
-            self.finding("one_sided", [s.first_frame], f"only {one} → peer packets")
-        if self.tls is not None and self.tls.version is None and s.tls is not None and not s.tls.client_hello:
-            s.notes.append("The TLS handshake is not visible (not captured, or not dissected as TLS).")
-        keywords = [e.keyword.upper() for e in s.extensions]
-        masked = [k for k in keywords if smtp_text.is_masked_starttls(k)]
-        ehlo_reply = next((st for st in s.steps if st.name == "ehlo_reply" and not st.inside_tls), None)
-        mail_steps = [
-            st for st in s.steps if st.name in ("mail_from", "auth") and not st.inside_tls and not self._after_tls(st)
-        ]
-        implicit = s.tls is not None and s.tls.implicit
-        if masked and ehlo_reply is not None:
-            self.finding("starttls_masked", ehlo_reply.frames, masked[0])
-        elif (
-            ehlo_reply is not None
-            and "STARTTLS" not in keywords
-            and not implicit
-            and ehlo_reply.facts.get("extensions") is not None
-        ):
-            if self.starttls_requested:
-                self.finding("starttls_stripped", ehlo_reply.frames, "STARTTLS asked for but not advertised")
-            else:
-                self.finding("starttls_not_offered", ehlo_reply.frames)
-        if "STARTTLS" in keywords and not self.starttls_requested and mail_steps:
-            self.finding("starttls_not_used", [f for st in mail_steps for f in st.frames[:1]])
-        refused = any(f.name == "starttls_refused" for f in s.findings)
-        if refused and mail_steps:
-            self.finding("cleartext_after_refusal", [f for st in mail_steps for f in st.frames[:1]])
-        if self.inner is not None:
-            inner_cmds = [st for st in s.steps if st.inside_tls and st.direction == "client"]
-            if inner_cmds and inner_cmds[0].name != "ehlo":
-                self.finding("no_ehlo_after_tls", inner_cmds[0].frames[:1])
-            if s.inner_extensions and any(e.keyword.upper() == "STARTTLS" for e in s.inner_extensions):
-                inner_reply = next(st for st in s.steps if st.name == "ehlo_reply" and st.inside_tls)
-                self.finding("starttls_after_tls", inner_reply.frames)
-
-    def _after_tls(self, step: Step) -> bool:
-        return self.tls is not None and self.tls.handshake is not None and step.frames[0] > self.tls.handshake.frames[0]
-
-
-class Demux:
-    """Packets of a whole capture → finished Sessions, in order of their first frame."""
-
-    def __init__(self, options: Options | None = None) -> None:
-        self.options = options or Options()
-        self.machines: dict[int, SessionMachine] = {}
-        self.order: list[int] = []  # streams by first frame, not yet released
-        self.done: dict[int, Session] = {}
-        self.closed_streams: set[int] = set()
-        self.index = 0
-        # Streams waiting for a second tshark pass with a decode-as (stream → server port).
-        # Later sessions wait behind them, so order is kept; this only happens for SMTP
-        # with TLS on a port tshark does not know.
-        self.held: dict[int, int] = {}
-
-    def feed(self, packet: Packet) -> Iterator[Session]:
-        machine = self.machines.get(packet.stream)
-        if machine is None:
-            if packet.stream in self.closed_streams:
-                return  # a late retransmission after the close
-            machine = SessionMachine(packet.stream, self.options)
-            self.machines[packet.stream] = machine
-            self.order.append(packet.stream)
-        machine.feed(packet)
-        if machine.closed and self._both_sides_done(machine):
-            self._finish(packet.stream)
-            yield from self._release()
-
-    @staticmethod
-    def _both_sides_done(machine: SessionMachine) -> bool:
-        return machine.reset or (len(machine.fins) == 2 and machine.outer.mode is not Mode.DATA)
-
-    def _finish(self, stream: int) -> None:
-        machine = self.machines.pop(stream)
-        self.closed_streams.add(stream)
-        self.done[stream] = machine.finish()
-        port = machine.needs_decode_as()
-        if port is not None:
-            self.held[stream] = port
-
-    def _release(self) -> Iterator[Session]:
-        while self.order and self.order[0] in self.done and self.order[0] not in self.held:
-            session = self.done.pop(self.order.pop(0))
-            if is_smtp(session, self.options):
-                self.index += 1
-                session.index = self.index
-                yield session
-
-    def close(self) -> Iterator[Session]:
-        for stream in list(self.machines):
-            self._finish(stream)
-        yield from self._release()
-
-    def resolve(self, sessions: dict[int, Session]) -> Iterator[Session]:
-        """Replace held sessions by their second-pass versions (or keep the first), release all."""
-        for stream in list(self.held):
-            if stream in sessions:
-                self.done[stream] = sessions[stream]
-            del self.held[stream]
-        yield from self._release()
-
-
-def run_streams(packets: Iterable[Packet], options: Options) -> dict[int, Session]:
-    """Every stream's session from a finite set of packets (for a second, focused pass)."""
-    machines: dict[int, SessionMachine] = {}
-    for packet in packets:
-        machine = machines.get(packet.stream)
-        if machine is None:
-            machine = machines[packet.stream] = SessionMachine(packet.stream, options)
-        machine.feed(packet)
-    return {stream: machine.finish() for stream, machine in machines.items()}
-
-
-def is_smtp(session: Session, options: Options) -> bool:
-    """Is this stream an SMTP session (port or content), as opposed to other TCP?"""
-    if session.server.port in options.smtp_ports or session.client.port in options.smtp_ports:
-        return True
-    greeting = next((st for st in session.steps if st.name == "greeting"), None)
-    if greeting is not None and greeting.facts.get("code") == 220:
-        return True
-    return any(st.name in ("ehlo", "mail_from") for st in session.steps) and not any(
-        f.name == "not_smtp" for f in session.findings
-    )

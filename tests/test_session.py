@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from smtpdoc.demux import Demux
 from smtpdoc.model import Session
 from smtpdoc.packets import ACK, FIN, HANDSHAKE, PSH, SYN, ClientHello, Packet, ServerHello, TlsRecord
-from smtpdoc.session import Demux, Options, SessionMachine
+from smtpdoc.session import Options, SessionMachine
 
 C, S = ("10.0.0.1", 40000), ("10.0.0.2", 25)
 
