@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Remake every example capture of smtpdoc from scratch, on loopback only.
 #
-#   sudo examples/make_examples.sh
+#   sudo examples/make_examples.sh                  # every capture
+#   sudo examples/make_examples.sh NAME...          # only these captures, e.g.
+#   sudo examples/make_examples.sh mail-params tls-resumed
+#
+# NAME is a capture's file name without .pcapng (tests/data/mail-params.pcapng ->
+# mail-params).  With names, every other capture and key log is left untouched (the
+# derived captures too), so new scenarios can be added without remaking the
+# committed files.  A name that matches no scenario is an error.
 #
 # What it does (Debian/Ubuntu, must run as root: port 25, tcpdump, Postfix):
 #   1. apt-get installs what is missing: postfix (installed *unconfigured*; the
@@ -37,6 +44,15 @@ PY=$LAB/venv/bin/python
 
 log() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+ONLY=("$@")   # capture names to make; none: all of them
+MADE=()
+wanted() {  # name: is this capture to be made in this run?
+    [ ${#ONLY[@]} -eq 0 ] && return 0
+    local n
+    for n in "${ONLY[@]}"; do [ "$n" = "$1" ] && return 0; done
+    return 1
+}
 
 [ "$(id -u)" -eq 0 ] || die "run as root (port 25, tcpdump, postfix)"
 
@@ -197,6 +213,8 @@ cap_stop() {  # destination.pcapng
 run() {
     local dest=$1 port=$2
     shift 2
+    wanted "$(basename "$dest" .pcapng)" || return 0
+    MADE+=("$(basename "$dest" .pcapng)")
     cap_start "$(basename "$dest" .pcapng)" "tcp port $port"
     "$@" >"$RAW/$(basename "$dest" .pcapng).client.log" 2>&1 || {
         cat "$RAW/$(basename "$dest" .pcapng).client.log" >&2
@@ -215,8 +233,8 @@ old_tls_client() {  # port keylog
             -keylogfile "$2" -quiet || true
 }
 
-keyed() {  # keylog-path: fresh key log for one scenario
-    rm -f "$1"
+keyed() {  # keylog-path: fresh key log for one scenario (left alone when it is not made)
+    if wanted "$(basename "$1" .keylog)"; then rm -f "$1"; fi
     echo "$1"
 }
 
@@ -229,7 +247,9 @@ wait_listen 127.0.0.1 2525
 wait_listen 127.0.0.1 587
 
 run "$EX/starttls.pcapng" 25 client starttls 127.0.0.1 25 --keylog "$(keyed "$EX/starttls.keylog")"
-editcap --inject-secrets "tls,$EX/starttls.keylog" "$EX/starttls.pcapng" "$EX/starttls-dsb.pcapng"
+if wanted starttls; then
+    editcap --inject-secrets "tls,$EX/starttls.keylog" "$EX/starttls.pcapng" "$EX/starttls-dsb.pcapng"
+fi
 run "$EX/plain.pcapng"             25   client plain 127.0.0.1 25
 run "$TD/pipelining.pcapng"        25   client pipelining 127.0.0.1 25
 run "$TD/starttls-split.pcapng"    25   client starttls-split 127.0.0.1 25 --keylog "$(keyed "$TD/starttls-split.keylog")"
@@ -246,6 +266,10 @@ run "$TD/errors.pcapng"            25   client errors 127.0.0.1 25
 run "$TD/bare-lf.pcapng"           25   client bare-lf 127.0.0.1 25
 run "$TD/subject-script.pcapng"    25   client subject-script 127.0.0.1 25
 run "$TD/attachment.pcapng"        25   client attachment 127.0.0.1 25
+run "$TD/mail-params.pcapng"       25   client mail-params 127.0.0.1 25
+run "$TD/no-ehlo-after-tls.pcapng" 25   client no-ehlo-after-tls 127.0.0.1 25 --keylog "$(keyed "$TD/no-ehlo-after-tls.keylog")"
+# two STARTTLS sessions in one capture: the second resumes the first's TLS session
+run "$TD/tls-resumed.pcapng"       25   client tls-resumed 127.0.0.1 25 --keylog "$(keyed "$TD/tls-resumed.keylog")"
 postfix_stop
 
 # ------------------------------------------------ scenarios against aiosmtpd --
@@ -278,13 +302,29 @@ server_stop
 
 server notls 127.0.0.1 587
 run "$TD/starttls-not-offered.pcapng" 587 client no-starttls 127.0.0.1 587
+run "$TD/starttls-stripped.pcapng"    587 client starttls-anyway 127.0.0.1 587
+server_stop
+
+server sasl 127.0.0.1 587
+run "$TD/auth-xoauth2.pcapng"         587 client auth-xoauth2 127.0.0.1 587
+run "$TD/auth-scram-sha-256.pcapng"   587 client auth-scram-sha-256 127.0.0.1 587
+server_stop
+
+server starttls-again 127.0.0.1 587
+run "$TD/starttls-after-tls.pcapng" 587 client starttls 127.0.0.1 587 --keylog "$(keyed "$TD/starttls-after-tls.keylog")"
 server_stop
 
 
 # ------------------------------------------------------- derived captures --
-log "derived captures (cut from examples/plain.pcapng)"
-editcap -F pcapng "$EX/plain.pcapng" "$TD/mid-session.pcapng" 1-5
-tshark -r "$EX/plain.pcapng" -Y 'tcp.srcport == 25' -F pcapng -w "$TD/one-sided.pcapng" 2>/dev/null
+if [ ${#ONLY[@]} -eq 0 ]; then
+    log "derived captures (cut from examples/plain.pcapng)"
+    editcap -F pcapng "$EX/plain.pcapng" "$TD/mid-session.pcapng" 1-5
+    tshark -r "$EX/plain.pcapng" -Y 'tcp.srcport == 25' -F pcapng -w "$TD/one-sided.pcapng" 2>/dev/null
+else
+    for n in "${ONLY[@]}"; do
+        printf '%s\n' "${MADE[@]}" | grep -qxF "$n" || die "no scenario makes $n.pcapng"
+    done
+fi
 
 # ----------------------------------------------------------------- checks --
 log "checks"

@@ -227,8 +227,12 @@ class Dialogue:
         if reply.code == 334:
             # More of the exchange: the same command waits for its final reply.
             self.pending.appendleft(_Pending(verb="AUTH", step=step))
-            # A challenge is no secret ("Username:", a CRAM-MD5 nonce): show what it says.
-            step.lines.append(f"S: 334 {smtp_text.with_decoded(' '.join(reply.lines))}".rstrip())
+            # LOGIN's prompts ("Username:") and CRAM-MD5's nonce are no secret: show what they
+            # say. Other mechanisms' challenges (SCRAM's salt and server signature, NTLM) help
+            # an offline password guess, so they stay redacted like the client's answers.
+            challenge = " ".join(reply.lines)
+            shown = self.m.reveal_secrets or step.facts.get("mechanism") in _OPEN_CHALLENGES
+            step.lines.append(f"S: 334 {smtp_text.with_decoded(challenge) if shown else REDACTED}".rstrip())
             return
         self.mode = Mode.COMMAND
         step.facts["outcome"] = "accepted" if reply.code == 235 else "rejected"
@@ -495,6 +499,7 @@ class Dialogue:
 
 
 _GREETING_CODES = frozenset({220, 421, 554})
+_OPEN_CHALLENGES = frozenset({"LOGIN", "CRAM-MD5", "PLAIN"})
 
 
 def _reply_lines(reply: Reply) -> list[str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import hmac
 import json
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -130,6 +132,38 @@ def test_mail_from_parameters_land_in_the_transaction(
     assert step.facts["address"] == sender
     assert step.facts["params"].upper() == " ".join(f"{k}={v}" for k, v in params.items())
     assert step.reply is not None and step.reply.code == 250
+
+
+def test_mail_params_size_body_smtputf8_then_requiretls_refused() -> None:
+    """mail-params: 9 "MAIL FROM:<bob@example.test> SIZE=295 BODY=8BITMIME SMTPUTF8" / 10 "250 2.1.0 Ok";
+    17 "MAIL FROM:<bob@example.test> REQUIRETLS" / 18 "555 5.5.4 Unsupported option: REQUIRETLS"."""
+    session = _one(DATA / "mail-params.pcapng")
+    first, second = session.transactions
+    assert first.mail_params == {"SIZE": "295", "BODY": "8BITMIME", "SMTPUTF8": ""}
+    assert second.mail_params == {"REQUIRETLS": ""}
+    accepted = _step_at(session, "mail_from", 9)
+    assert accepted.frames == [9, 10]
+    assert accepted.facts["params"] == "SIZE=295 BODY=8BITMIME SMTPUTF8"
+    assert accepted.reply is not None and (accepted.reply.code, accepted.reply.enhanced) == (250, "2.1.0")
+    refused = _step_at(session, "mail_from", 17)
+    assert refused.frames == [17, 18]
+    assert refused.reply is not None and (refused.reply.code, refused.reply.enhanced) == (555, "5.5.4")
+    assert refused.reply.lines == ["5.5.4 Unsupported option: REQUIRETLS"]
+    # 15: the message (298 bytes with ".\r\n"), exactly the announced SIZE=295; 16: "250 2.0.0 Ok: queued as ..."
+    assert first.message is not None and first.message.size == 295
+    assert first.last_reply == "250 2.0.0 Ok: queued as D5F5318A041"
+    assert [(f.frames, f.detail) for f in _findings(session, "error_reply")] == [
+        ([18], "555 5.5.4 Unsupported option: REQUIRETLS")
+    ]
+
+
+def test_utf8_subject_under_smtputf8_is_read_as_utf8() -> None:
+    """Frame 15 holds "Subject: Gr\xc3\xbc\xc3\x9fe: 8BITMIME and SMTPUTF8" (tcp.payload), raw UTF-8 as
+    RFC 6532 allows once MAIL carried SMTPUTF8. tshark's Info column shows "Grüße"; the imf.subject
+    field shows four U+FFFD instead, and so must not be the reference here."""
+    (first, _) = _one(DATA / "mail-params.pcapng").transactions
+    assert first.message is not None
+    assert first.message.headers["subject"] == "Grüße: 8BITMIME and SMTPUTF8"
 
 
 @pytest.mark.parametrize(
@@ -340,8 +374,25 @@ PASSWORD_B64 = base64.b64encode(PASSWORD.encode()).decode()
 # auth-cram-md5 frame 11: base64 of "alice <hex digest>"; auth-failed-535 frame 9: "\0alice\0wrong-password".
 CRAM_RESPONSE_B64 = "YWxpY2UgZjdlYWYxNDNhN2YwZjc2ZWNhY2JhNzg5YTFmYWRhODA="
 WRONG_B64 = base64.b64encode(b"\0alice\0wrong-password").decode()
+# auth-xoauth2 frame 9: "AUTH XOAUTH2 <base64 of user=alice^Aauth=Bearer TOKEN^A^A>".
+TOKEN = "ya29.smtpdoc-lab-Bearer-9qT4xVw2"
+XOAUTH2_B64 = base64.b64encode(f"user=alice\x01auth=Bearer {TOKEN}\x01\x01".encode()).decode()
+# auth-scram-sha-256, read with tshark -T fields -e tcp.payload: 9 client-first (initial response),
+# 10 "334 server-first", 11 client-final, 12 "334 server-final", 13 an empty line.
+SCRAM_CLIENT_FIRST_B64 = "biwsbj1hbGljZSxyPWZEVjhyNUNES0FyNUNpd0xGaHdnMWV4dg=="
+SCRAM_SERVER_FIRST_B64 = (
+    "cj1mRFY4cjVDREtBcjVDaXdMRmh3ZzFleHZ2THBxZWk4N01EektXUytSbnJaR09hcHUscz1VTStCRVV6RmN1aGFxWkR4KzFMOC9RPT0saT00MDk2"
+)
+SCRAM_CLIENT_FINAL_B64 = (
+    "Yz1iaXdzLHI9ZkRWOHI1Q0RLQXI1Q2l3TEZod2cxZXh2dkxwcWVpODdNRHpLV1MrUm5yWkdPYXB1LHA9ZWRiNWNsUXozL3cra1NKS2kvNmJ4"
+    "ODVoQ1pZdmVUL3IrT2pabVhQc1NuYz0="
+)
+SCRAM_SERVER_FINAL_B64 = "dj1taHFCQ2hzMmdlVTZjYzc0dHZ4cmQyR0RycDVnclI3WWpWUGNubDh0SElVPQ=="
+SCRAM_PROOF = "edb5clQz3/w+kSJKi/6bx85hCZYveT/r+OjZmXPsSnc="  # p= of the client-final
 SECRETS = [PASSWORD, PLAIN_B64, USER_B64, PASSWORD_B64, CRAM_RESPONSE_B64, WRONG_B64, "wrong-password"]
+SECRETS += [TOKEN, XOAUTH2_B64, SCRAM_CLIENT_FINAL_B64, SCRAM_PROOF]
 AUTH_CAPTURES = ["auth-plain-cleartext", "auth-login-cleartext", "auth-cram-md5", "auth-failed-535"]
+AUTH_CAPTURES += ["auth-xoauth2", "auth-scram-sha-256"]
 FORMATS = ["terminal", "json", "markdown", "html"]
 
 
@@ -350,6 +401,29 @@ def test_the_secret_forms_are_the_ones_on_the_wire() -> None:
     assert USER_B64 == "YWxpY2U="  # frame 11 of auth-login-cleartext
     assert PASSWORD_B64 == "czNjcmV0LVBhc3N3MHJk"  # frame 13 of auth-login-cleartext
     assert WRONG_B64 == "AGFsaWNlAHdyb25nLXBhc3N3b3Jk"  # frame 9 of auth-failed-535
+    # frame 9 of auth-xoauth2
+    assert XOAUTH2_B64 == "dXNlcj1hbGljZQFhdXRoPUJlYXJlciB5YTI5LnNtdHBkb2MtbGFiLUJlYXJlci05cVQ0eFZ3MgEB"
+
+
+def test_scram_exchange_on_the_wire_is_real_scram_sha_256() -> None:
+    """auth-scram-sha-256 frames 9-12 are RFC 5802/7677 messages that verify with alice's password."""
+    first = base64.b64decode(SCRAM_CLIENT_FIRST_B64).decode()
+    server_first = base64.b64decode(SCRAM_SERVER_FIRST_B64).decode()
+    final = base64.b64decode(SCRAM_CLIENT_FINAL_B64).decode()
+    server_final = base64.b64decode(SCRAM_SERVER_FINAL_B64).decode()
+    assert first.startswith("n,,n=alice,r=")
+    attrs = dict(part.split("=", 1) for part in server_first.split(","))
+    assert attrs["r"].startswith(first.split("r=", 1)[1]) and attrs["i"] == "4096"
+    without_proof, proof = final.split(",p=")
+    assert without_proof == f"c=biws,r={attrs['r']}" and proof == SCRAM_PROOF
+    salted = hashlib.pbkdf2_hmac("sha256", PASSWORD.encode(), base64.b64decode(attrs["s"]), 4096)
+    auth_message = f"{first[3:]},{server_first},{without_proof}".encode()
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    signature = hmac.new(hashlib.sha256(client_key).digest(), auth_message, hashlib.sha256).digest()
+    assert base64.b64decode(proof) == bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    verifier = hmac.new(server_key, auth_message, hashlib.sha256).digest()
+    assert server_final == "v=" + base64.b64encode(verifier).decode()
 
 
 @pytest.mark.parametrize(
@@ -359,6 +433,11 @@ def test_the_secret_forms_are_the_ones_on_the_wire() -> None:
         ("auth-login-cleartext", "LOGIN", [9, 10, 11, 12, 13, 14], 2, "accepted", 235),
         ("auth-cram-md5", "CRAM-MD5", [9, 10, 11, 12], 1, "accepted", 235),
         ("auth-failed-535", "PLAIN", [9, 10], 0, "rejected", 535),
+        # 9: AUTH XOAUTH2 with the token as initial response; 10: 235
+        ("auth-xoauth2", "XOAUTH2", [9, 10], 0, "accepted", 235),
+        # 9: client-first on the AUTH line; 10: 334 server-first; 11: client-final; 12: 334 v=...;
+        # 13: empty line; 14: 235
+        ("auth-scram-sha-256", "SCRAM-SHA-256", [9, 10, 11, 12, 13, 14], 2, "accepted", 235),
     ],
 )
 def test_auth_mechanism_challenges_and_outcome(
@@ -430,7 +509,22 @@ def test_show_secrets_in_the_model() -> None:
     assert f"C: {PASSWORD_B64} (base64 of 's3cret-Passw0rd')" in shown.lines
 
 
-@pytest.mark.parametrize("capture", ["auth-plain-cleartext", "auth-login-cleartext", "auth-cram-md5"])
+def test_scram_exchange_is_redacted_both_ways() -> None:
+    """The client's SCRAM lines (9, 11, 13) carry the proof; the server's (10, 12) the salt,
+    iteration count and server signature, which together allow an offline password guess:
+    all redacted by default, shown (decoded) with --show-secrets."""
+    auth = _named(_one(DATA / "auth-scram-sha-256.pcapng"), "auth")[0]
+    assert auth.lines[0] == "C: AUTH SCRAM-SHA-256 [redacted]"
+    assert [line for line in auth.lines if line.startswith("C: ")][1:] == ["C: [redacted]", "C: [redacted]"]
+    assert [line for line in auth.lines if line.startswith("S: 334")] == ["S: 334 [redacted]", "S: 334 [redacted]"]
+    assert not any(s in line for line in auth.lines for s in SECRETS)
+    shown = _named(_one(DATA / "auth-scram-sha-256.pcapng", reveal=True), "auth")[0]
+    assert shown.lines[1].startswith(f"S: 334 {SCRAM_SERVER_FIRST_B64}")
+
+
+@pytest.mark.parametrize(
+    "capture", ["auth-plain-cleartext", "auth-login-cleartext", "auth-cram-md5", "auth-xoauth2", "auth-scram-sha-256"]
+)
 def test_annotated_capture_holds_no_credential(capture: str, tmp_path: Path) -> None:
     out = tmp_path / "annotated.pcapng"
     done = _cli("annotate", str(DATA / f"{capture}.pcapng"), "-o", str(out), "-q")
@@ -552,6 +646,12 @@ POSTFIX_INNER = [
                 ("quit", [30, 31]),
             ],
         ),
+        # 14: MAIL FROM straight after the handshake (no EHLO), 17: "250 2.1.0 Ok"; 19/20: EHLO; 21/22: QUIT
+        (
+            DATA / "no-ehlo-after-tls.pcapng",
+            [("mail_from", [14, 17]), ("ehlo", [19]), ("ehlo_reply", [20]), ("quit", [21, 22])],
+        ),
+        (DATA / "starttls-after-tls.pcapng", POSTFIX_INNER),
         (
             DATA / "implicit-tls-465.pcapng",
             [
@@ -617,6 +717,59 @@ def test_injected_rset_gets_no_reply_from_inside_tls() -> None:
     assert reply.inside_tls and reply.reply is not None and reply.reply.code == 250
     assert _finding(session, "starttls_injection").frames == [9]
     assert _findings(session, "unexpected_reply") == []
+
+
+def test_mail_without_ehlo_after_tls_is_a_finding() -> None:
+    """no-ehlo-after-tls: 9/10 STARTTLS/220, 11-13 TLS 1.3, 14 "MAIL FROM:<bob@example.test>" inside TLS.
+    Postfix (smtpd_helo_required = no) answers it "250 2.1.0 Ok" in 17."""
+    session = _keyed(DATA / "no-ehlo-after-tls.pcapng")
+    assert _finding(session, "no_ehlo_after_tls").frames == [14]
+    mail = _step_at(session, "mail_from", 14)
+    assert mail.inside_tls and mail.reply is not None and (mail.reply.code, mail.reply.enhanced) == (250, "2.1.0")
+    assert _findings(session, "starttls_after_tls") == []
+    # Without the keys nothing inside TLS is known, so nothing can be said.
+    assert _findings(_one(DATA / "no-ehlo-after-tls.pcapng"), "no_ehlo_after_tls") == []
+
+
+def test_starttls_advertised_again_inside_tls() -> None:
+    """starttls-after-tls: 8 (cleartext) and 16 (inside TLS) both list STARTTLS."""
+    session = _keyed(DATA / "starttls-after-tls.pcapng")
+    assert _finding(session, "starttls_after_tls").frames == [16]
+    assert session.inner_extensions is not None
+    assert [e.keyword for e in session.inner_extensions] == [e.keyword for e in session.extensions]
+    assert "STARTTLS" in [e.keyword for e in session.inner_extensions]
+    assert _findings(session, "no_ehlo_after_tls") == []
+    assert _findings(_one(DATA / "starttls-after-tls.pcapng"), "starttls_after_tls") == []
+
+
+def test_second_session_resumes_the_first_tls_session() -> None:
+    """tls-resumed: two connections. 12: full ServerHello (+ Certificate...); 42: ServerHello with the
+    pre_shared_key extension (41), no Certificate: the ticket from 14 was accepted."""
+    first, second = sessions_of(DATA / "tls-resumed.pcapng")
+    assert (first.client.port, second.client.port) == (33424, 33436)
+    assert first.tls is not None and second.tls is not None
+    assert first.tls.server_hello is not None and first.tls.server_hello["frame"] == 12
+    assert second.tls.server_hello is not None and second.tls.server_hello["frame"] == 42
+    assert (first.tls.resumed, second.tls.resumed) == (False, True)
+    assert _findings(first, "tls_resumed") == []
+    assert _finding(second, "tls_resumed").frames == [42]
+    assert _named(second, "tls_handshake")[0].frames == [41, 42, 43]
+
+
+def test_resumed_session_decrypts_with_the_shared_keylog() -> None:
+    first, second = sessions_of(DATA / "tls-resumed.pcapng", keylog=str(DATA / "tls-resumed.keylog"))
+    assert _inner(first) == POSTFIX_INNER
+    assert _inner(second) == [
+        ("ehlo", [45]),
+        ("ehlo_reply", [47]),
+        ("mail_from", [48, 49]),
+        ("rcpt_to", [50, 51]),
+        ("data", [52, 53]),
+        ("message", [54, 55]),
+        ("quit", [56, 57]),
+    ]
+    subjects = [tr.message.headers["subject"] for s in (first, second) for tr in s.transactions if tr.message]
+    assert subjects == ["TLS session 1 of 2", "TLS session 2 of 2"]
 
 
 def test_without_keys_nothing_is_inside_tls() -> None:
@@ -705,6 +858,9 @@ def test_starttls_on_2525_with_decode_as_matches() -> None:
         ("bare-lf", "bare_line_ending", [15]),  # 15: the message with "\n" and "\r" alone
         ("bare-lf", "line_too_long", [17]),  # 17: a 587-byte MAIL FROM line
         ("mid-session", "mid_session", [1]),  # the capture starts with "ehlo"
+        ("starttls-stripped", "starttls_stripped", [8]),  # 8: no STARTTLS in the EHLO reply, asked in 9
+        ("starttls-stripped", "starttls_refused", [10]),  # 10: "502 5.5.1 Error: command not implemented"
+        ("starttls-stripped", "cleartext_after_refusal", [11]),  # 11: mail FROM in the clear
     ],
 )
 def test_finding_on_its_frame(capture: str, name: str, frames: list[int]) -> None:
@@ -725,6 +881,20 @@ def test_starttls_refused_reply_and_cleartext_mail() -> None:
     (tr,) = session.transactions
     assert not tr.tls and tr.message is not None
     assert _step_at(session, "message", 17).frames == [17, 18]  # the message and its 250, in the clear
+
+
+def test_starttls_asked_though_not_offered() -> None:
+    """starttls-stripped: 8 has no STARTTLS; 9 STARTTLS anyway; 10 "502 5.5.1"; 11-18 the mail in clear."""
+    session = _one(DATA / "starttls-stripped.pcapng")
+    assert "STARTTLS" not in [e.keyword for e in session.extensions]
+    assert _steps(session)[4:6] == [("starttls", [9]), ("starttls_reply", [10])]
+    reply = _step_at(session, "starttls_reply", 10)
+    assert reply.reply is not None and (reply.reply.code, reply.reply.enhanced) == (502, "5.5.1")
+    assert _findings(session, "starttls_not_offered") == []  # it is the stronger starttls_stripped
+    assert session.tls is None
+    (tr,) = session.transactions
+    assert not tr.tls and tr.message is not None
+    assert tr.message.headers["subject"] == "STARTTLS not offered, asked anyway, refused"
 
 
 def test_line_too_long_names_the_length() -> None:

@@ -13,7 +13,11 @@ lowercase "ehlo", "mail", "rcpt", "data", "quit" but uppercase "STARTTLS" and
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import os
+import secrets
 import smtplib
 import socket
 import ssl
@@ -30,6 +34,8 @@ TO = "alice@example.test"
 TO2 = "carol@example.test"
 USER = "alice"
 PASSWORD = "s3cret-Passw0rd"
+# The lab's made-up OAuth 2.0 bearer token for alice (lab_server.py sasl mode).
+TOKEN = "ya29.smtpdoc-lab-Bearer-9qT4xVw2"
 
 # A tiny but well-formed one-page PDF (used as attachment).
 PDF = (
@@ -54,6 +60,28 @@ def tls_context(keylog: str | None, max_tls12: bool = False) -> ssl.SSLContext:
     ctx.verify_mode = ssl.CERT_NONE
     if max_tls12:
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if keylog:
+        ctx.keylog_filename = keylog
+    return ctx
+
+
+class ResumingContext(ssl.SSLContext):
+    """A client context that offers `session` (an earlier ssl.SSLSession) on every wrap.
+
+    smtplib.starttls() calls context.wrap_socket(sock, server_hostname=...) and has no
+    way to pass session=; this context adds it."""
+
+    session: ssl.SSLSession | None = None
+
+    def wrap_socket(self, sock, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        kwargs.setdefault("session", self.session)
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+def resuming_context(keylog: str | None) -> ResumingContext:
+    ctx = ResumingContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
     if keylog:
         ctx.keylog_filename = keylog
     return ctx
@@ -261,6 +289,48 @@ def sc_no_starttls(host: str, port: int, keylog: str | None) -> None:
     quit_politely(s)
 
 
+def sc_starttls_anyway(host: str, port: int, keylog: str | None) -> None:
+    """The EHLO reply has no STARTTLS; the client asks for it anyway, is refused, goes on."""
+    s = smtp(host, port)
+    s.ehlo()
+    assert not s.has_extn("starttls"), "server offered STARTTLS"
+    # smtplib.starttls() would not even send it; a client with a TLS policy does.
+    code, text = s.docmd("STARTTLS")
+    print("STARTTLS refused:", code, text, file=sys.stderr)
+    assert code >= 500, code
+    s.send_message(
+        message(
+            "STARTTLS not offered, asked anyway, refused",
+            "No STARTTLS in the EHLO reply, 5xx to STARTTLS: this went in the clear.\n",
+        ),
+        FROM,
+        [TO],
+    )
+    quit_politely(s)
+
+
+def sc_tls_resumed(host: str, port: int, keylog: str | None) -> None:
+    """Two STARTTLS sessions, one after the other; the second resumes the first's TLS session."""
+    ctx = resuming_context(keylog)
+    for n in (1, 2):
+        s = smtp(host, port)
+        s.ehlo()
+        s.starttls(context=ctx)
+        assert isinstance(s.sock, ssl.SSLSocket)
+        print(f"session {n}: {s.sock.version()} reused={s.sock.session_reused}", file=sys.stderr)
+        assert s.sock.session_reused == (n == 2), n
+        s.ehlo()  # reads the reply, and with it the server's NewSessionTicket (TLS 1.3)
+        s.send_message(
+            message(f"TLS session {n} of 2", f"Connection {n}; the second one resumes the first's TLS session.\n"),
+            FROM,
+            [TO],
+        )
+        if n == 1:
+            ctx.session = s.sock.session
+            assert ctx.session is not None and ctx.session.has_ticket, "no session ticket"
+        quit_politely(s)
+
+
 def sc_subject_script(host: str, port: int, keylog: str | None) -> None:
     s = smtp(host, port)
     s.ehlo()
@@ -321,6 +391,58 @@ def sc_auth_cram_md5(host: str, port: int, keylog: str | None) -> None:
 
 def sc_auth_failed(host: str, port: int, keylog: str | None) -> None:
     _auth_session(host, port, "PLAIN", "wrong-password", True)
+
+
+def _sasl_session(host: str, port: int, mech: str, authobject: Callable[..., str]) -> None:
+    s = smtp(host, port)
+    s.ehlo()
+    assert mech in s.esmtp_features.get("auth", "").split(), s.esmtp_features
+    s.auth(mech, authobject)  # smtplib sends the initial response on the AUTH line
+    me = USER + "@example.test"
+    s.send_message(message(f"sent after AUTH {mech}", "Authenticated submission.\n", sender=me), me, [TO2])
+    quit_politely(s)
+
+
+def sc_auth_xoauth2(host: str, port: int, keylog: str | None) -> None:
+    def xoauth2(challenge: bytes | None = None) -> str:
+        # Only one message: the initial response. (A 334 would carry a JSON error: answer empty.)
+        return f"user={USER}\x01auth=Bearer {TOKEN}\x01\x01" if challenge is None else ""
+
+    _sasl_session(host, port, "XOAUTH2", xoauth2)
+
+
+class ScramSha256:
+    """The client side of SCRAM-SHA-256 (RFC 5802, RFC 7677), as smtplib's authobject."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user, password.encode()
+        self.nonce = base64.b64encode(secrets.token_bytes(18)).decode()
+        self.first_bare = f"n={user},r={self.nonce}"
+        self.server_signature = b""
+
+    def __call__(self, challenge: bytes | None = None) -> str:
+        if challenge is None:
+            return "n,," + self.first_bare  # client-first, sent as the initial response
+        text = challenge.decode()
+        if text.startswith("v="):  # server-final: check the server knows the password too
+            assert hmac.compare_digest(base64.b64decode(text[2:]), self.server_signature), "bad server signature"
+            return ""
+        attrs = dict(part.split("=", 1) for part in text.split(","))
+        assert attrs["r"].startswith(self.nonce), "server nonce does not extend ours"
+        salted = hashlib.pbkdf2_hmac("sha256", self.password, base64.b64decode(attrs["s"]), int(attrs["i"]))
+        client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+        stored_key = hashlib.sha256(client_key).digest()
+        without_proof = f"c={base64.b64encode(b'n,,').decode()},r={attrs['r']}"
+        auth_message = f"{self.first_bare},{text},{without_proof}".encode()
+        signature = hmac.new(stored_key, auth_message, hashlib.sha256).digest()
+        proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+        server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+        self.server_signature = hmac.new(server_key, auth_message, hashlib.sha256).digest()
+        return f"{without_proof},p={base64.b64encode(proof).decode()}"  # client-final
+
+
+def sc_auth_scram_sha_256(host: str, port: int, keylog: str | None) -> None:
+    _sasl_session(host, port, "SCRAM-SHA-256", ScramSha256(USER, PASSWORD))
 
 
 # --------------------------------------------------------------------------
@@ -444,6 +566,43 @@ def sc_errors(host: str, port: int, keylog: str | None) -> None:
     c.close()
 
 
+def sc_mail_params(host: str, port: int, keylog: str | None) -> None:
+    c = Raw(host, port)
+    c.reply()
+    ehlo = c.cmd(f"EHLO {CLIENT_NAME}")
+    assert "8BITMIME" in ehlo and "SMTPUTF8" in ehlo and "SIZE" in ehlo, ehlo
+    # 1) SIZE=, BODY=8BITMIME and SMTPUTF8, all advertised by Postfix: 250
+    data = (
+        f"From: {FROM}\r\nTo: {TO}\r\nSubject: Grüße: 8BITMIME and SMTPUTF8\r\n"
+        f"Message-ID: <mail-params.1@{CLIENT_NAME}>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "Grüße aus dem Labor: this body is 8-bit UTF-8, sent as is.\r\n"
+    ).encode()
+    c.cmd(f"MAIL FROM:<{FROM}> SIZE={len(data)} BODY=8BITMIME SMTPUTF8")
+    c.cmd(f"RCPT TO:<{TO}>")
+    c.cmd("DATA")
+    c.send(data + b".\r\n")
+    c.reply()
+    # 2) REQUIRETLS (RFC 8689), which Postfix does not implement: refused
+    c.cmd(f"MAIL FROM:<{FROM}> REQUIRETLS")
+    c.cmd("QUIT")
+    c.close()
+
+
+def sc_no_ehlo_after_tls(host: str, port: int, keylog: str | None) -> None:
+    c = Raw(host, port)
+    c.reply()
+    c.cmd(f"EHLO {CLIENT_NAME}")
+    r = c.cmd("STARTTLS")
+    assert r.startswith("220"), r
+    c.starttls(keylog)
+    # RFC 3207 4.2: the client should send EHLO again here. This one goes straight to MAIL.
+    c.cmd(f"MAIL FROM:<{FROM}>")
+    c.cmd(f"EHLO {CLIENT_NAME}")
+    c.cmd("QUIT")
+    c.close()
+
+
 def sc_bare_lf(host: str, port: int, keylog: str | None) -> None:
     c = Raw(host, port)
     c.reply()
@@ -478,6 +637,12 @@ SCENARIOS: dict[str, Callable[[str, int, str | None], None]] = {
     "auth-login": sc_auth_login,
     "auth-cram-md5": sc_auth_cram_md5,
     "auth-failed": sc_auth_failed,
+    "auth-xoauth2": sc_auth_xoauth2,
+    "auth-scram-sha-256": sc_auth_scram_sha_256,
+    "starttls-anyway": sc_starttls_anyway,
+    "tls-resumed": sc_tls_resumed,
+    "mail-params": sc_mail_params,
+    "no-ehlo-after-tls": sc_no_ehlo_after_tls,
     "pipelining": sc_pipelining,
     "starttls-split": sc_starttls_split,
     "starttls-injection": sc_starttls_injection,
