@@ -453,6 +453,8 @@ class SessionMachine:
                 self.finding("data_gap", [gap.frame], f"{gap.size} bytes missing")
         if self.outer.mode is Mode.DATA and self.outer.data_step is not None:
             self.outer._summarise(self.outer.data_step, truncated=True)
+        if self.not_smtp_seen and not self.outer.greeted and self.tls is None:
+            self._not_smtp_at_all()
         if self.tls is not None and self.tls.encrypted is not None and s.tls is not None:
             enc = self.tls.encrypted
             enc.facts.update(
@@ -474,6 +476,21 @@ class SessionMachine:
         judge(self)
         s.steps.sort(key=lambda st: st.frames[0] if st.frames else 0)
         return s
+
+    def _not_smtp_at_all(self) -> None:
+        """The server never greeted and spoke something else: no SMTP step is real here.
+
+        Words the client sent (an HTTP request line looks like a command) are not explained
+        as SMTP; the TCP set-up and close still are, with one sentence on what was seen.
+        """
+        s = self.session
+        kept = ("tcp_handshake", "close")
+        s.steps = [st for st in s.steps if st.name in kept]
+        s.frame_steps = {frame: name for frame, name in s.frame_steps.items() if name in kept}
+        s.findings = [f for f in s.findings if f.name == "not_smtp"]
+        s.transactions = []
+        detail = s.findings[0].detail if s.findings else "no SMTP reply"
+        s.notes.append(f"This connection does not speak SMTP ({detail}); only its TCP set-up and close are explained.")
 
     def _duration(self, step: Step) -> float:
         return self.last_time - (self.session.start + step.time)

@@ -58,7 +58,7 @@ def _session(console: Console, session: Session, brief: bool) -> None:
     )
     console.print(head)
     for note in session.notes:
-        console.print(Text("  ") + _t(note, "italic"))
+        _indented(console, _t(note, "italic"), 2)
     for i, step in enumerate(session.steps, 1):
         _step(console, i, step, brief)
         if step.name == "ehlo_reply":
