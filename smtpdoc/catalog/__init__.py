@@ -13,11 +13,21 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from importlib import resources
+from collections.abc import Mapping
 from typing import Any
+
+from smtpdoc.catalog._tables import _bool, _hex, _int, _read, _rows, _str, _unique
+from smtpdoc.catalog.entries import (
+    SEVERITIES,
+    CatalogError,
+    CommandInfo,
+    EnhancedInfo,
+    ExtensionInfo,
+    FindingInfo,
+    MechanismInfo,
+    ReplyInfo,
+    StepInfo,
+)
 
 __all__ = [
     "Catalog",
@@ -31,95 +41,6 @@ __all__ = [
     "StepInfo",
     "load_catalog",
 ]
-
-SEVERITIES = ("info", "notice", "warning", "critical")
-
-
-class CatalogError(ValueError):
-    """A shipped catalog file is missing, malformed or inconsistent."""
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    """One step of an SMTP session as smtpdoc explains it."""
-
-    name: str
-    number: int
-    title: str
-    explanation: str
-    summary: str
-    rfc: str
-    walkthrough: int | None
-    colour: str
-
-
-@dataclass(frozen=True)
-class CommandInfo:
-    """An SMTP command verb."""
-
-    verb: str
-    title: str
-    explanation: str
-    rfc: str
-    known: bool
-
-
-@dataclass(frozen=True)
-class ReplyInfo:
-    """A three-digit SMTP reply code."""
-
-    code: int
-    title: str
-    explanation: str
-    rfc: str
-    known: bool
-
-
-@dataclass(frozen=True)
-class EnhancedInfo:
-    """An enhanced status code (RFC 3463) split into class, subject and detail."""
-
-    code: str
-    klass: str
-    subject: str
-    detail: str | None
-    rfc: str
-
-
-@dataclass(frozen=True)
-class ExtensionInfo:
-    """A keyword a server lists in its EHLO reply."""
-
-    keyword: str
-    title: str
-    meaning: str
-    rfc: str
-    registered: bool
-    known: bool
-
-
-@dataclass(frozen=True)
-class FindingInfo:
-    """Something worth pointing out about a session."""
-
-    name: str
-    severity: str
-    title: str
-    explanation: str
-    rfc: str
-
-
-@dataclass(frozen=True)
-class MechanismInfo:
-    """A SASL mechanism named in AUTH."""
-
-    name: str
-    title: str
-    explanation: str
-    rfc: str
-    cleartext_secret: bool
-    known: bool
-
 
 # RFC 5321 §4.2.1: the first digit says how it went, the second what it is about.
 _REPLY_FIRST_DIGIT: Mapping[int, str] = {
@@ -139,58 +60,6 @@ _REPLY_SECOND_DIGIT_UNDEFINED = "nothing RFC 5321 defines (only x0z, x1z, x2z an
 _REPLY_CLASS_RFC = "RFC 5321 §4.2.1"
 _UNKNOWN_EXTENSION_RFC = "RFC 5321 §2.2.2"
 _ENHANCED_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
-
-
-def _str(table: Mapping[str, Any], key: str, where: str) -> str:
-    value = table.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise CatalogError(f"{where}: '{key}' must be a non-empty string, got {value!r}")
-    return value
-
-
-def _int(table: Mapping[str, Any], key: str, where: str) -> int:
-    value = table.get(key)
-    # bool is an int subclass; a flag must not pass as a number.
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise CatalogError(f"{where}: '{key}' must be an integer, got {value!r}")
-    return value
-
-
-def _bool(table: Mapping[str, Any], key: str, where: str) -> bool:
-    value = table.get(key)
-    if not isinstance(value, bool):
-        raise CatalogError(f"{where}: '{key}' must be true or false, got {value!r}")
-    return value
-
-
-def _rows(document: Mapping[str, Any], key: str, where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    rows = document.get(key)
-    if not isinstance(rows, list) or not rows:
-        raise CatalogError(f"{where}: expected a non-empty array of [[{key}]] tables")
-    for index, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise CatalogError(f"{where}: [[{key}]] number {index + 1} is not a table")
-        yield f"{where} [[{key}]] #{index + 1}", row
-
-
-def _unique(keys: list[Any], what: str) -> None:
-    seen: set[Any] = set()
-    for key in keys:
-        if key in seen:
-            raise CatalogError(f"duplicate {what}: {key!r}")
-        seen.add(key)
-
-
-def _read(name: str) -> dict[str, Any]:
-    try:
-        text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
-        return tomllib.loads(text)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise CatalogError(f"cannot read catalog file {name}: {error}") from error
-
-
-def _hex(number: int) -> str:
-    return f"0x{number:04x}" if number >= 0 else str(number)
 
 
 class Catalog:

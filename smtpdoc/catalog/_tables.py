@@ -1,0 +1,62 @@
+"""Reading the catalog's TOML tables, with one clear error for a malformed entry."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from typing import Any
+
+from smtpdoc.catalog.entries import CatalogError
+
+
+def _str(table: Mapping[str, Any], key: str, where: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogError(f"{where}: '{key}' must be a non-empty string, got {value!r}")
+    return value
+
+
+def _int(table: Mapping[str, Any], key: str, where: str) -> int:
+    value = table.get(key)
+    # bool is an int subclass; a flag must not pass as a number.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise CatalogError(f"{where}: '{key}' must be an integer, got {value!r}")
+    return value
+
+
+def _bool(table: Mapping[str, Any], key: str, where: str) -> bool:
+    value = table.get(key)
+    if not isinstance(value, bool):
+        raise CatalogError(f"{where}: '{key}' must be true or false, got {value!r}")
+    return value
+
+
+def _rows(document: Mapping[str, Any], key: str, where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    rows = document.get(key)
+    if not isinstance(rows, list) or not rows:
+        raise CatalogError(f"{where}: expected a non-empty array of [[{key}]] tables")
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise CatalogError(f"{where}: [[{key}]] number {index + 1} is not a table")
+        yield f"{where} [[{key}]] #{index + 1}", row
+
+
+def _unique(keys: list[Any], what: str) -> None:
+    seen: set[Any] = set()
+    for key in keys:
+        if key in seen:
+            raise CatalogError(f"duplicate {what}: {key!r}")
+        seen.add(key)
+
+
+def _read(name: str) -> dict[str, Any]:
+    try:
+        text = resources.files("smtpdoc.catalog").joinpath(name).read_text(encoding="utf-8")
+        return tomllib.loads(text)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise CatalogError(f"cannot read catalog file {name}: {error}") from error
+
+
+def _hex(number: int) -> str:
+    return f"0x{number:04x}" if number >= 0 else str(number)

@@ -1,0 +1,93 @@
+"""The catalog's entries: one frozen record per thing smtpdoc can explain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SEVERITIES = ("info", "notice", "warning", "critical")
+
+
+class CatalogError(ValueError):
+    """A shipped catalog file is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """One step of an SMTP session as smtpdoc explains it."""
+
+    name: str
+    number: int
+    title: str
+    explanation: str
+    summary: str
+    rfc: str
+    walkthrough: int | None
+    colour: str
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """An SMTP command verb."""
+
+    verb: str
+    title: str
+    explanation: str
+    rfc: str
+    known: bool
+
+
+@dataclass(frozen=True)
+class ReplyInfo:
+    """A three-digit SMTP reply code."""
+
+    code: int
+    title: str
+    explanation: str
+    rfc: str
+    known: bool
+
+
+@dataclass(frozen=True)
+class EnhancedInfo:
+    """An enhanced status code (RFC 3463) split into class, subject and detail."""
+
+    code: str
+    klass: str
+    subject: str
+    detail: str | None
+    rfc: str
+
+
+@dataclass(frozen=True)
+class ExtensionInfo:
+    """A keyword a server lists in its EHLO reply."""
+
+    keyword: str
+    title: str
+    meaning: str
+    rfc: str
+    registered: bool
+    known: bool
+
+
+@dataclass(frozen=True)
+class FindingInfo:
+    """Something worth pointing out about a session."""
+
+    name: str
+    severity: str
+    title: str
+    explanation: str
+    rfc: str
+
+
+@dataclass(frozen=True)
+class MechanismInfo:
+    """A SASL mechanism named in AUTH."""
+
+    name: str
+    title: str
+    explanation: str
+    rfc: str
+    cleartext_secret: bool
+    known: bool
