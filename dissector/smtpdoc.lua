@@ -134,6 +134,7 @@ local FINDINGS = {
   ["bare_line_ending"] = { title = "Bare CR or LF", severity = "warning", explanation = "A line ended with a lone carriage return or line feed instead of CRLF. SMTP requires CRLF. Servers that treat bare line endings differently can disagree about where a message ends, and attackers use that to smuggle a second, forged message past checks (SMTP smuggling)." },
   ["line_too_long"] = { title = "Line longer than SMTP allows", severity = "notice", explanation = "SMTP limits line lengths, counting the closing CRLF: a command line to 512 characters, a reply line to 512, and a line of message text to 1000. Longer lines may be refused, cut or wrapped by servers on the way, which can break or change the message." },
   ["data_gap"] = { title = "Bytes missing from the capture", severity = "notice", explanation = "TCP sequence numbers show that some bytes of this connection are not in the capture, usually because the capturing machine dropped packets. Anything smtpdoc says about that part of the session is incomplete." },
+  ["not_smtp"] = { title = "Not SMTP on an SMTP port", severity = "notice", explanation = "Bytes on this connection do not follow SMTP's shape: a server reply starts with a three-digit code and a client command with a verb such as EHLO or MAIL. Another protocol may be using the port, the capture may have started inside a message, or a scanner may be probing the server. smtpdoc explains what it recognises and skips the rest." },
 }
 local RULES = {
   command_steps = {
@@ -335,6 +336,10 @@ end
 local step_of = {}   -- frame -> step
 local guess_of = {}  -- frame -> step guessed for a line not yet complete (single pass only)
 local info_of = {}   -- frame -> { stream, findings, extensions, commands, codes }
+-- frame -> true: its step is an unknown command sent before any greeting. If the server then
+-- does not speak SMTP the step is withdrawn (not_smtp_at_all), so a single pass, which prints
+-- the frame before it can know, shows no step for it (dissector/README.md).
+local provisional = {}
 
 local function frame_info(n)
   local fi = info_of[n]
@@ -444,6 +449,7 @@ local function read_replies(s, d)
     check_line(s, data, frames, LIMITS.reply)
     local code, last, text = parse_reply_line(strip_crlf(data))
     if code == nil then
+      if not s.not_smtp then finding(s, "not_smtp", frames) end
       s.not_smtp = true
     else
       d.reply[#d.reply + 1] = { code = code, frames = frames }
@@ -463,6 +469,7 @@ local function command(s, d, data, frames)
   local verb, argument, well_formed = parse_command(line)
   if verb == nil then return end
   if not well_formed and d.commands == 0 then
+    if not s.not_smtp then finding(s, "not_smtp", frames) end
     s.not_smtp = true
     return
   end
@@ -471,6 +478,11 @@ local function command(s, d, data, frames)
   cmds[#cmds + 1] = verb
   local name = RULES.command_steps[verb] or RULES.other_command_step
   local step = new_step(name, frames, verb)
+  if name == RULES.other_command_step and not d.greeted and not s.tls_active then
+    for _, n in ipairs(frames) do
+      if step_of[n] == step then provisional[n] = true end
+    end
+  end
   local pending = { verb = verb, step = step, reply_step = RULES.reply_steps[verb] }
   if name == "ehlo" or name == "mail_from" then s.saw_ehlo_or_mail = true end
   if verb == "STARTTLS" then
@@ -631,6 +643,7 @@ local function guess(s, d, side)
       found = name
     end
   end
+  if found == nil and not d.greeted then return nil end -- provisional: not guessed either
   return { name = found or RULES.other_command_step, verb = head }
 end
 
@@ -644,7 +657,8 @@ local function new_session(stream)
            hs = {}, hs_step = nil, close_step = nil, tls = nil, tls_active = false,
            starttls_requested = false, fins = {}, nfins = 0, reset = false,
            payload_seen = { client = 0, server = 0 }, gaps_seen = 0, not_smtp = false,
-           greeting_code = nil, saw_ehlo_or_mail = false, finished = false }
+           greeting_code = nil, saw_ehlo_or_mail = false, finished = false, frames = {},
+           not_smtp_at_all = false }
 end
 
 function start_tls(s, implicit)
@@ -783,6 +797,7 @@ end
 
 local function feed(s, p)
   if not s.started then start(s, p) end
+  s.frames[#s.frames + 1] = p.number
   local side = "server"
   if p.src .. "|" .. p.sport == s.client then side = "client" end
   tcp_flags(s, p, side)
@@ -815,6 +830,27 @@ local function feed(s, p)
   end
 end
 
+-- The server never greeted and spoke something else (SessionMachine._not_smtp_at_all): only
+-- the TCP set-up and close keep their steps, only not_smtp stays of the findings.
+local KEPT_STEPS = { tcp_handshake = true, close = true }
+
+local function not_smtp_at_all(s)
+  s.not_smtp_at_all = true
+  for _, n in ipairs(s.frames) do
+    local step = step_of[n]
+    if step ~= nil and not KEPT_STEPS[step.name] then step_of[n] = nil end
+    guess_of[n] = nil
+    local fi = info_of[n]
+    if fi ~= nil then
+      local kept = {}
+      for _, name in ipairs(fi.findings) do
+        if name == "not_smtp" then kept[#kept + 1] = name end
+      end
+      fi.findings, fi.extensions, fi.commands, fi.codes = kept, {}, {}, {}
+    end
+  end
+end
+
 -- The stream ended: give up on holes and read what is left (SessionMachine.finish).
 local function finish(s)
   s.finished = true
@@ -823,6 +859,7 @@ local function finish(s)
   end
   pump(s, s.outer)
   report_gaps(s)
+  if s.not_smtp and not s.outer.greeted and s.tls == nil then not_smtp_at_all(s) end
 end
 
 -- Is this stream an SMTP session at all (session.is_smtp)?
@@ -860,7 +897,7 @@ local function finish_all()
 end
 
 local function reset_state()
-  step_of, guess_of, info_of = {}, {}, {}
+  step_of, guess_of, info_of, provisional = {}, {}, {}, {}
   sessions, closed_streams, finished_all = {}, {}, false
 end
 
@@ -952,13 +989,27 @@ local function explanation(step)
   return STEPS[STEP_NUMBER[step.name]].explanation
 end
 
-local function show(tvb, tree, n, guessing)
+local function show(tvb, tree, n, guessing, s)
   local step = step_of[n]
   local guessed = false
-  if step == nil and guessing then step = guess_of[n]; guessed = step ~= nil end
+  -- Single pass only: what may still be withdrawn is held back. An unknown command before any
+  -- greeting, and anything but the TCP set-up and close of a connection that has so far spoken
+  -- no SMTP (not_smtp_at_all would withdraw it at the end).
+  local doubtful = guessing and s.not_smtp and not s.outer.greeted and s.tls == nil
+  local held = guessing and (doubtful or provisional[n] == true)
+  if held and step ~= nil and not (doubtful and KEPT_STEPS[step.name]) then step = nil end
+  if step == nil and guessing and not held then step = guess_of[n]; guessed = step ~= nil end
   local sub = tree:add(proto, tvb(0, 0))
   if step == nil then
-    sub:set_text("SMTP walkthrough: no step (this frame carries no SMTP line or TLS record)")
+    if s.not_smtp_at_all or doubtful then
+      sub:set_text("SMTP walkthrough: no step (this connection does not speak SMTP;"
+                   .. " only its TCP set-up and close are explained)")
+    elseif held then
+      sub:set_text("SMTP walkthrough: no step yet (an unknown command before any greeting;"
+                   .. " two passes show it once the server is known to speak SMTP)")
+    else
+      sub:set_text("SMTP walkthrough: no step (this frame carries no SMTP line or TLS record)")
+    end
   else
     local number = STEP_NUMBER[step.name]
     local title = STEPS[number].title
@@ -971,16 +1022,20 @@ local function show(tvb, tree, n, guessing)
   end
   local info = info_of[n]
   if info == nil then return end
-  for _, verb in ipairs(info.commands) do sub:add(pf.command, verb) end
-  for _, code in ipairs(info.codes) do sub:add(pf.reply_code, code) end
-  for _, line in ipairs(info.extensions) do
-    sub:add(pf.extension, line):set_text("Extension: " .. line .. ": " .. extension_meaning(line))
+  if not held then
+    for _, verb in ipairs(info.commands) do sub:add(pf.command, verb) end
+    for _, code in ipairs(info.codes) do sub:add(pf.reply_code, code) end
+    for _, line in ipairs(info.extensions) do
+      sub:add(pf.extension, line):set_text("Extension: " .. line .. ": " .. extension_meaning(line))
+    end
   end
   for _, name in ipairs(info.findings) do
-    local found = FINDINGS[name]
-    local item = sub:add(pf.finding, name)
-    item:set_text(string.format("Finding (%s): %s", found.severity, found.title))
-    item:add(pf.explain, found.explanation)
+    if not doubtful or name == "not_smtp" then
+      local found = FINDINGS[name]
+      local item = sub:add(pf.finding, name)
+      item:set_text(string.format("Finding (%s): %s", found.severity, found.title))
+      item:add(pf.explain, found.explanation)
+    end
   end
 end
 
@@ -1003,7 +1058,7 @@ function proto.dissector(tvb, pinfo, tree)
   end
   local s = sessions[stream]
   if s == nil or not is_smtp(s) then return end
-  show(tvb, tree, n, not pinfo.visited)
+  show(tvb, tree, n, not pinfo.visited, s)
 end
 
 register_postdissector(proto)

@@ -18,7 +18,8 @@
 #   3. Starts a private Postfix instance (its own config and queue under $LAB,
 #      listening on 127.0.0.1:25, :2525, :465 and :587 only, delivering everything to
 #      the "discard" transport: nothing is relayed or stored), then aiosmtpd lab
-#      servers (examples/lab/lab_server.py) on 127.0.0.1:587 and [::1]:25.
+#      servers (examples/lab/lab_server.py) on 127.0.0.1:587 and [::1]:25, then
+#      Python's http.server on 127.0.0.1:25 (a port-25 server that does not speak SMTP).
 #   4. For each scenario: tcpdump -i lo -U --immediate-mode -w ... 'tcp port N', one client
 #      session (examples/lab/lab_client.py or openssl s_client), stop tcpdump,
 #      convert to pcapng.
@@ -312,6 +313,24 @@ server_stop
 
 server starttls-again 127.0.0.1 587
 run "$TD/starttls-after-tls.pcapng" 587 client starttls 127.0.0.1 587 --keylog "$(keyed "$TD/starttls-after-tls.keylog")"
+server_stop
+
+# --------------------------------------------- a server that is not SMTP --
+# Python's http.server on 127.0.0.1:25 (Postfix is stopped by now): an SMTP port where the
+# server never greets.  Two sessions in one capture: curl asks for / (the server answers
+# HTTP), then a raw client sends one segment of binary garbage (the server answers 400).
+log "non-SMTP server on port 25"
+mkdir -p "$LAB/www"
+printf 'This is not an SMTP server.\n' >"$LAB/www/index.html"
+"$PY" -m http.server --bind 127.0.0.1 --directory "$LAB/www" 25 >>"$RAW/http_server.log" 2>&1 &
+SERVER_PID=$!
+wait_listen 127.0.0.1 25
+not_smtp_clients() {
+    curl -sS --max-time 10 -o /dev/null http://127.0.0.1:25/
+    sleep 0.5
+    client binary-garbage 127.0.0.1 25
+}
+run "$TD/not-smtp-on-25.pcapng" 25 not_smtp_clients
 server_stop
 
 

@@ -1029,3 +1029,84 @@ def test_html_escapes_the_subject() -> None:
     assert done.returncode == 0, done.stderr
     assert SUBJECT not in done.stdout
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in done.stdout
+
+
+# == 9. A server that is not SMTP on port 25 =====================================================
+# not-smtp-on-25.pcapng: Python's http.server on 127.0.0.1:25. Session 1 (frames 1-12): curl's
+# "GET / HTTP/1.1" (4), "HTTP/1.0 200 OK" + headers (6), the page (8), FIN 10/11. Session 2
+# (frames 13-22): 26 bytes of binary garbage (16), the server's HTML 400 page without a status
+# line (18), FIN 20/21. The server never greets, so nothing but TCP is explained.
+NOT_SMTP = DATA / "not-smtp-on-25.pcapng"
+# The 24 bytes examples/lab/lab_client.py (GARBAGE) sent before CRLF, read as Latin-1 and quoted.
+GARBAGE = bytes.fromhex("8fa30007feff019c42d70000e1b5c3f0117e93ad2c6b88d4")
+GARBAGE_DETAIL = "client sent " + repr(GARBAGE.decode("latin-1"))
+
+
+def _not_smtp_sessions() -> tuple[Session, Session]:
+    first, second = sessions_of(NOT_SMTP)
+    return first, second
+
+
+def test_not_smtp_keeps_only_the_tcp_steps() -> None:
+    http, garbage = _not_smtp_sessions()
+    assert _steps(http) == [("tcp_handshake", [1, 2, 3]), ("close", [10, 11])]
+    assert _steps(garbage) == [("tcp_handshake", [13, 14, 15]), ("close", [20, 21])]
+    assert http.server.port == garbage.server.port == 25
+
+
+def test_not_smtp_frames_of_the_other_protocol_have_no_step() -> None:
+    http, garbage = _not_smtp_sessions()
+    hs, close = "tcp_handshake", "close"
+    assert http.frame_steps == {1: hs, 2: hs, 3: hs, 10: close, 11: close}
+    assert garbage.frame_steps == {13: hs, 14: hs, 15: hs, 20: close, 21: close}
+    # 4 "GET / HTTP/1.1" would read as a command; 6/8 and 16/18 are HTTP and garbage.
+    assert not {4, 6, 8, 16, 18} & (set(http.frame_steps) | set(garbage.frame_steps))
+
+
+def test_not_smtp_is_the_only_finding_on_its_frame() -> None:
+    http, garbage = _not_smtp_sessions()
+    assert [(f.name, f.frames, f.detail) for f in http.findings] == [("not_smtp", [6], "server sent 'HTTP/1.0 200 OK'")]
+    assert [(f.name, f.frames, f.detail) for f in garbage.findings] == [("not_smtp", [16], GARBAGE_DETAIL)]
+    # Neither the page's bare LFs (8, 18) nor anything else is judged as SMTP.
+    assert _findings(http, "bare_line_ending") == [] and _findings(garbage, "bare_line_ending") == []
+
+
+def test_not_smtp_note_and_no_transactions() -> None:
+    http, garbage = _not_smtp_sessions()
+    assert http.notes == [
+        "This connection does not speak SMTP (server sent 'HTTP/1.0 200 OK'); "
+        "only its TCP set-up and close are explained."
+    ]
+    assert garbage.notes == [
+        f"This connection does not speak SMTP ({GARBAGE_DETAIL}); only its TCP set-up and close are explained."
+    ]
+    assert http.transactions == [] and garbage.transactions == []
+    assert http.tls is None and garbage.tls is None
+
+
+def test_not_smtp_through_the_cli() -> None:
+    runs = _cli_all(
+        [
+            ("explain", str(NOT_SMTP), "--format", "json"),
+            ("explain", str(NOT_SMTP), "--format", "terminal", "--no-color"),
+            ("explain", str(NOT_SMTP), "--format", "html"),
+        ]
+    )
+    for done in runs:
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+    report = json.loads(runs[0].stdout)
+    first, second = report["sessions"]
+    assert [(s["name"], s["frames"]) for s in first["steps"]] == [("tcp_handshake", [1, 2, 3]), ("close", [10, 11])]
+    assert first["frame_steps"] == {
+        "1": "tcp_handshake",
+        "2": "tcp_handshake",
+        "3": "tcp_handshake",
+        "10": "close",
+        "11": "close",
+    }
+    assert [(f["name"], f["frames"]) for f in first["findings"]] == [("not_smtp", [6])]
+    assert [(f["name"], f["frames"], f["detail"]) for f in second["findings"]] == [("not_smtp", [16], GARBAGE_DETAIL)]
+    assert first["transactions"] == [] and second["transactions"] == []
+    assert "does not speak SMTP" in first["notes"][0]
+    assert "does not speak SMTP" in runs[1].stdout

@@ -27,6 +27,8 @@ needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installe
 # with two passes (-2, or the GUI): a session on a port that is not 25/587/465 is known to be
 # SMTP only from its greeting on, and a line completed by a later frame (a hole filled later,
 # a reply split so that nothing can be guessed) is known only when it completes.
+# An unknown command before any greeting is held back too (it is withdrawn when the server turns
+# out not to speak SMTP): connect-with-smtp.pcap frame 4 (CONNECT) is also such a line.
 SINGLE_PASS_UNKNOWN = {
     "connect-with-smtp.pcap": {1, 2, 3, 4},
     "rfc3030-bdat-nonascii.pcap": {6},
@@ -174,3 +176,24 @@ def test_split_starttls_is_guessed_in_a_single_pass() -> None:
         check=True,
     ).stdout.split()
     assert out == ["9", "starttls", "4"]  # "STAR" of "STAR" + "TLS\r\n"
+
+
+@needs_tshark
+def test_not_smtp_connection_in_a_single_pass_is_held_not_wrong() -> None:
+    """A single pass reads curl's "GET / HTTP/1.1" (frame 4) before the server's HTTP reply (6)
+    shows it is not SMTP; it holds the line back instead of showing a command step that two passes
+    (and Python) withdraw, and hides the page's bare LFs (8, 18) once not_smtp is known."""
+    capture = REPO / "tests" / "data" / "not-smtp-on-25.pcapng"
+    if not capture.exists():
+        pytest.skip(f"{capture} has not been made yet")
+    py_steps, py_findings = _python(capture)
+    handshake, close = load_catalog().step("tcp_handshake").number, load_catalog().step("close").number
+    tcp = {n: handshake for n in (1, 2, 3, 13, 14, 15)}
+    assert py_steps == {**tcp, 10: close, 11: close, 20: close, 21: close}
+    assert py_findings == {"not_smtp": {6, 16}}
+    for two_pass in (True, False):
+        assert _lua(capture, two_pass=two_pass) == (py_steps, py_findings), two_pass
+    args = [str(TSHARK), "-n", "-X", f"lua_script:{LUA}", "-r", str(capture), "-V", "-Y", "frame.number == 4"]
+    tree = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    assert "SMTP walkthrough: no step yet (an unknown command before any greeting" in tree
+    assert "smtpdoc.command" not in tree and "SMTP command: GET" not in tree

@@ -624,6 +624,26 @@ def sc_bare_lf(host: str, port: int, keylog: str | None) -> None:
     c.close()
 
 
+# Bytes that are no protocol at all (for the non-SMTP server of not-smtp-on-25): no 0x16 first
+# (that would look like a TLS record), no LF but the final one, so it is one "line".
+GARBAGE = bytes.fromhex("8fa30007feff019c42d70000e1b5c3f0117e93ad2c6b88d4") + b"\r\n"
+
+
+def sc_binary_garbage(host: str, port: int, keylog: str | None) -> None:
+    """Connect, send one segment of binary garbage, read whatever comes back until the server
+    closes, then close too.  Used against a server that is not SMTP (http.server on port 25)."""
+    c = Raw(host, port)
+    c.send(GARBAGE)
+    answer = b""
+    try:
+        while chunk := c.sock.recv(65536):
+            answer += chunk
+    except OSError:
+        pass
+    print("S:", answer[:200], file=sys.stderr)
+    c.close()
+
+
 SCENARIOS: dict[str, Callable[[str, int, str | None], None]] = {
     "starttls": sc_starttls,
     "tls12": sc_tls12,
@@ -649,6 +669,7 @@ SCENARIOS: dict[str, Callable[[str, int, str | None], None]] = {
     "bdat": sc_bdat,
     "errors": sc_errors,
     "bare-lf": sc_bare_lf,
+    "binary-garbage": sc_binary_garbage,
 }
 
 

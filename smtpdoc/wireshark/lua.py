@@ -29,6 +29,7 @@ LUA_FINDINGS = (
     "bare_line_ending",
     "line_too_long",
     "data_gap",
+    "not_smtp",
 )
 _UNKNOWN_VERB = "XVERBX"  # stands for the verb in the catalog's text for unknown commands
 

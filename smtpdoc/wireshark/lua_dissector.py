@@ -89,13 +89,27 @@ local function explanation(step)
   return STEPS[STEP_NUMBER[step.name]].explanation
 end
 
-local function show(tvb, tree, n, guessing)
+local function show(tvb, tree, n, guessing, s)
   local step = step_of[n]
   local guessed = false
-  if step == nil and guessing then step = guess_of[n]; guessed = step ~= nil end
+  -- Single pass only: what may still be withdrawn is held back. An unknown command before any
+  -- greeting, and anything but the TCP set-up and close of a connection that has so far spoken
+  -- no SMTP (not_smtp_at_all would withdraw it at the end).
+  local doubtful = guessing and s.not_smtp and not s.outer.greeted and s.tls == nil
+  local held = guessing and (doubtful or provisional[n] == true)
+  if held and step ~= nil and not (doubtful and KEPT_STEPS[step.name]) then step = nil end
+  if step == nil and guessing and not held then step = guess_of[n]; guessed = step ~= nil end
   local sub = tree:add(proto, tvb(0, 0))
   if step == nil then
-    sub:set_text("SMTP walkthrough: no step (this frame carries no SMTP line or TLS record)")
+    if s.not_smtp_at_all or doubtful then
+      sub:set_text("SMTP walkthrough: no step (this connection does not speak SMTP;"
+                   .. " only its TCP set-up and close are explained)")
+    elseif held then
+      sub:set_text("SMTP walkthrough: no step yet (an unknown command before any greeting;"
+                   .. " two passes show it once the server is known to speak SMTP)")
+    else
+      sub:set_text("SMTP walkthrough: no step (this frame carries no SMTP line or TLS record)")
+    end
   else
     local number = STEP_NUMBER[step.name]
     local title = STEPS[number].title
@@ -108,16 +122,20 @@ local function show(tvb, tree, n, guessing)
   end
   local info = info_of[n]
   if info == nil then return end
-  for _, verb in ipairs(info.commands) do sub:add(pf.command, verb) end
-  for _, code in ipairs(info.codes) do sub:add(pf.reply_code, code) end
-  for _, line in ipairs(info.extensions) do
-    sub:add(pf.extension, line):set_text("Extension: " .. line .. ": " .. extension_meaning(line))
+  if not held then
+    for _, verb in ipairs(info.commands) do sub:add(pf.command, verb) end
+    for _, code in ipairs(info.codes) do sub:add(pf.reply_code, code) end
+    for _, line in ipairs(info.extensions) do
+      sub:add(pf.extension, line):set_text("Extension: " .. line .. ": " .. extension_meaning(line))
+    end
   end
   for _, name in ipairs(info.findings) do
-    local found = FINDINGS[name]
-    local item = sub:add(pf.finding, name)
-    item:set_text(string.format("Finding (%s): %s", found.severity, found.title))
-    item:add(pf.explain, found.explanation)
+    if not doubtful or name == "not_smtp" then
+      local found = FINDINGS[name]
+      local item = sub:add(pf.finding, name)
+      item:set_text(string.format("Finding (%s): %s", found.severity, found.title))
+      item:add(pf.explain, found.explanation)
+    end
   end
 end
 
@@ -140,7 +158,7 @@ function proto.dissector(tvb, pinfo, tree)
   end
   local s = sessions[stream]
   if s == nil or not is_smtp(s) then return end
-  show(tvb, tree, n, not pinfo.visited)
+  show(tvb, tree, n, not pinfo.visited, s)
 end
 
 register_postdissector(proto)

@@ -11,7 +11,8 @@ local function new_session(stream)
            hs = {}, hs_step = nil, close_step = nil, tls = nil, tls_active = false,
            starttls_requested = false, fins = {}, nfins = 0, reset = false,
            payload_seen = { client = 0, server = 0 }, gaps_seen = 0, not_smtp = false,
-           greeting_code = nil, saw_ehlo_or_mail = false, finished = false }
+           greeting_code = nil, saw_ehlo_or_mail = false, finished = false, frames = {},
+           not_smtp_at_all = false }
 end
 
 function start_tls(s, implicit)
@@ -150,6 +151,7 @@ end
 
 local function feed(s, p)
   if not s.started then start(s, p) end
+  s.frames[#s.frames + 1] = p.number
   local side = "server"
   if p.src .. "|" .. p.sport == s.client then side = "client" end
   tcp_flags(s, p, side)
@@ -182,6 +184,27 @@ local function feed(s, p)
   end
 end
 
+-- The server never greeted and spoke something else (SessionMachine._not_smtp_at_all): only
+-- the TCP set-up and close keep their steps, only not_smtp stays of the findings.
+local KEPT_STEPS = { tcp_handshake = true, close = true }
+
+local function not_smtp_at_all(s)
+  s.not_smtp_at_all = true
+  for _, n in ipairs(s.frames) do
+    local step = step_of[n]
+    if step ~= nil and not KEPT_STEPS[step.name] then step_of[n] = nil end
+    guess_of[n] = nil
+    local fi = info_of[n]
+    if fi ~= nil then
+      local kept = {}
+      for _, name in ipairs(fi.findings) do
+        if name == "not_smtp" then kept[#kept + 1] = name end
+      end
+      fi.findings, fi.extensions, fi.commands, fi.codes = kept, {}, {}, {}
+    end
+  end
+end
+
 -- The stream ended: give up on holes and read what is left (SessionMachine.finish).
 local function finish(s)
   s.finished = true
@@ -190,6 +213,7 @@ local function finish(s)
   end
   pump(s, s.outer)
   report_gaps(s)
+  if s.not_smtp and not s.outer.greeted and s.tls == nil then not_smtp_at_all(s) end
 end
 
 -- Is this stream an SMTP session at all (session.is_smtp)?
@@ -227,7 +251,7 @@ local function finish_all()
 end
 
 local function reset_state()
-  step_of, guess_of, info_of = {}, {}, {}
+  step_of, guess_of, info_of, provisional = {}, {}, {}, {}
   sessions, closed_streams, finished_all = {}, {}, false
 end
 """

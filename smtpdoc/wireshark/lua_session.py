@@ -10,6 +10,10 @@ SESSION = r"""
 local step_of = {}   -- frame -> step
 local guess_of = {}  -- frame -> step guessed for a line not yet complete (single pass only)
 local info_of = {}   -- frame -> { stream, findings, extensions, commands, codes }
+-- frame -> true: its step is an unknown command sent before any greeting. If the server then
+-- does not speak SMTP the step is withdrawn (not_smtp_at_all), so a single pass, which prints
+-- the frame before it can know, shows no step for it (dissector/README.md).
+local provisional = {}
 
 local function frame_info(n)
   local fi = info_of[n]
@@ -119,6 +123,7 @@ local function read_replies(s, d)
     check_line(s, data, frames, LIMITS.reply)
     local code, last, text = parse_reply_line(strip_crlf(data))
     if code == nil then
+      if not s.not_smtp then finding(s, "not_smtp", frames) end
       s.not_smtp = true
     else
       d.reply[#d.reply + 1] = { code = code, frames = frames }
@@ -138,6 +143,7 @@ local function command(s, d, data, frames)
   local verb, argument, well_formed = parse_command(line)
   if verb == nil then return end
   if not well_formed and d.commands == 0 then
+    if not s.not_smtp then finding(s, "not_smtp", frames) end
     s.not_smtp = true
     return
   end
@@ -146,6 +152,11 @@ local function command(s, d, data, frames)
   cmds[#cmds + 1] = verb
   local name = RULES.command_steps[verb] or RULES.other_command_step
   local step = new_step(name, frames, verb)
+  if name == RULES.other_command_step and not d.greeted and not s.tls_active then
+    for _, n in ipairs(frames) do
+      if step_of[n] == step then provisional[n] = true end
+    end
+  end
   local pending = { verb = verb, step = step, reply_step = RULES.reply_steps[verb] }
   if name == "ehlo" or name == "mail_from" then s.saw_ehlo_or_mail = true end
   if verb == "STARTTLS" then
@@ -306,6 +317,7 @@ local function guess(s, d, side)
       found = name
     end
   end
+  if found == nil and not d.greeted then return nil end -- provisional: not guessed either
   return { name = found or RULES.other_command_step, verb = head }
 end
 """
