@@ -20,7 +20,7 @@ from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.demux import Demux, run_streams
 from smtpdoc.model import Extension, Finding, Report, Session, Step
 from smtpdoc.packets import Packet
-from smtpdoc.session import Options
+from smtpdoc.session import SMTP_PORTS, Options
 from smtpdoc.tshark import Tshark
 
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "notice": 2, "info": 3}
@@ -32,7 +32,7 @@ class Settings:
     stream: int | None = None
     keylog: str | None = None
     decode_as: Sequence[int] = ()
-    smtp_ports: frozenset[int] = frozenset({25, 587, 465})
+    smtp_ports: frozenset[int] = SMTP_PORTS
     progress: Callable[[int], None] | None = None  # called with the number of frames read so far
 
 
