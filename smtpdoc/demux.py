@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from smtpdoc.dialogue import Mode
+from smtpdoc.dialogue_types import Mode
 from smtpdoc.model import Session
 from smtpdoc.packets import Packet
 from smtpdoc.session import Options, SessionMachine

@@ -2,49 +2,20 @@
 
 from __future__ import annotations
 
-import enum
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from smtpdoc import smtp_text
-from smtpdoc.message import summarise, unstuff
+from smtpdoc.dialogue_types import REDACTED, Mode, Pending, Side, merge
+from smtpdoc.message_reading import MessageReading
 from smtpdoc.model import Extension, Recipient, Reply, Step, Transaction
 from smtpdoc.reassembly import ByteStream, Chunk
 
 if TYPE_CHECKING:
     from smtpdoc.session import SessionMachine
 
-REDACTED = "[redacted]"
-# Keep at most this much of a message to summarise its headers and parts.
-_MESSAGE_KEEP = 4 * 1024 * 1024
 
-
-class Mode(enum.Enum):
-    COMMAND = "command"  # client lines are commands
-    AUTH = "auth"  # client lines are SASL responses until the final reply
-    DATA = "data"  # client bytes are the message, up to CRLF.CRLF
-    BDAT = "bdat"  # client bytes are a chunk of announced size
-    TLS = "tls"  # both directions carry TLS records
-
-
-class Side(enum.Enum):
-    CLIENT = "client"
-    SERVER = "server"
-
-
-@dataclass
-class _Pending:
-    """A command waiting for its reply."""
-
-    verb: str
-    step: Step
-    reply_step: str | None = None  # a separate step for the reply (EHLO, STARTTLS)
-    recipient: Recipient | None = None
-    transaction: Transaction | None = None  # the transaction the command belongs to
-
-
-class Dialogue:
+class Dialogue(MessageReading):
     """The SMTP conversation over one byte source (cleartext, or inside TLS)."""
 
     def __init__(self, machine: SessionMachine, inside_tls: bool) -> None:
@@ -53,7 +24,7 @@ class Dialogue:
         self.client = ByteStream()
         self.server = ByteStream()
         self.mode = Mode.COMMAND
-        self.pending: deque[_Pending] = deque()
+        self.pending: deque[Pending] = deque()
         self.reply_lines: list[tuple[smtp_text.ReplyLine, Chunk]] = []
         self.greeted = False
         self.ehlo_seen = False
@@ -105,7 +76,7 @@ class Dialogue:
         code = lines[-1][0].code
         frames: list[int] = []
         for _, chunk in lines:
-            _merge(frames, chunk.frames)
+            merge(frames, chunk.frames)
         texts = [line.text for line, _ in lines]
         reply = Reply(
             code=code,
@@ -153,7 +124,7 @@ class Dialogue:
         step.reply = reply
         self.m.finding("unexpected_reply", reply.frames, f"{reply.code} with no command waiting")
 
-    def _answer(self, pending: _Pending, reply: Reply) -> None:
+    def _answer(self, pending: Pending, reply: Reply) -> None:
         verb = pending.verb
         step = pending.step
         if pending.reply_step is not None:
@@ -226,7 +197,7 @@ class Dialogue:
     def _on_auth_reply(self, step: Step, reply: Reply) -> None:
         if reply.code == 334:
             # More of the exchange: the same command waits for its final reply.
-            self.pending.appendleft(_Pending(verb="AUTH", step=step))
+            self.pending.appendleft(Pending(verb="AUTH", step=step))
             # LOGIN's prompts ("Username:") and CRAM-MD5's nonce are no secret: show what they
             # say. Other mechanisms' challenges (SCRAM's salt and server signature, NTLM) help
             # an offline password guess, so they stay redacted like the client's answers.
@@ -298,7 +269,7 @@ class Dialogue:
             return True
         return any(e.keyword.upper() == "PIPELINING" for e in self.extensions)
 
-    def _wait(self, pending: _Pending) -> None:
+    def _wait(self, pending: Pending) -> None:
         pending.transaction = self.transaction
         self.pending.append(pending)
 
@@ -317,7 +288,7 @@ class Dialogue:
         """RCPT, DATA or BDAT outside a transaction still open one (as Zeek does)."""
         if self.transaction is None:
             return self._open_transaction(chunk)
-        _merge(self.transaction.frames, chunk.frames)
+        merge(self.transaction.frames, chunk.frames)
         return self.transaction
 
     def _new_step(self, name: str, command: smtp_text.Command, chunk: Chunk, time: float, **facts: object) -> Step:
@@ -329,7 +300,7 @@ class Dialogue:
         if self.m.session.client_name is None:
             self.m.session.client_name = command.argument
         self.helo = command.argument
-        self.pending.append(_Pending(command.verb, step, reply_step="ehlo_reply"))
+        self.pending.append(Pending(command.verb, step, reply_step="ehlo_reply"))
 
     def _cmd_starttls(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         step = self._new_step("starttls", command, chunk, time)
@@ -337,7 +308,7 @@ class Dialogue:
         self.m.starttls_requested = True
         if len(self.client) > 0 and self.client.peek_frame() in chunk.frames:
             self.m.finding("starttls_injection", chunk.frames, "commands after STARTTLS in the same segment")
-        self.pending.append(_Pending(command.verb, step, reply_step="starttls_reply"))
+        self.pending.append(Pending(command.verb, step, reply_step="starttls_reply"))
 
     def _cmd_auth(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         mechanism, _, initial = command.argument.partition(" ")
@@ -356,25 +327,25 @@ class Dialogue:
         self.mode = Mode.AUTH
         if not self.inside_tls and not self.m.tls_active:
             self.m.finding("auth_cleartext", chunk.frames, f"AUTH {mechanism.upper()}")
-        self.pending.append(_Pending("AUTH", step))
+        self.pending.append(Pending("AUTH", step))
 
     def _cmd_mail(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         address, params = smtp_text.parse_path(command.argument, "FROM:")
         step = self._new_step("mail_from", command, chunk, time, address=address, params=params)
         self._open_transaction(chunk, address, params)
-        self._wait(_Pending("MAIL", step))
+        self._wait(Pending("MAIL", step))
 
     def _cmd_rcpt(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         address, params = smtp_text.parse_path(command.argument, "TO:")
         step = self._new_step("rcpt_to", command, chunk, time, address=address, params=params)
         recipient = Recipient(address=address, params=params, code=None, frames=list(chunk.frames))
         self._current_transaction(chunk).recipients.append(recipient)
-        self._wait(_Pending("RCPT", step, recipient=recipient))
+        self._wait(Pending("RCPT", step, recipient=recipient))
 
     def _cmd_data(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         step = self._new_step("data", command, chunk, time)
         self._current_transaction(chunk).method = "DATA"
-        self._wait(_Pending("DATA", step))
+        self._wait(Pending("DATA", step))
         if self.m.server_silent():
             # One-sided capture: no 354 will ever be seen, so assume it came.
             self.mode = Mode.DATA
@@ -386,7 +357,7 @@ class Dialogue:
         transaction.method = "BDAT"
         if size is not None:
             transaction.chunks.append(size)
-        self._wait(_Pending("BDAT", step))
+        self._wait(Pending("BDAT", step))
         if size is None:
             return  # an invalid size: the server will refuse it, no chunk follows
         self.bdat_left = size
@@ -396,106 +367,13 @@ class Dialogue:
 
     def _cmd_quit(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         step = self._new_step("quit", command, chunk, time)
-        self._wait(_Pending("QUIT", step))
+        self._wait(Pending("QUIT", step))
 
     def _cmd_other(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         step = self._new_step("command", command, chunk, time, verb=command.verb, argument=command.argument)
-        self._wait(_Pending(command.verb, step))
+        self._wait(Pending(command.verb, step))
         if command.verb == "RSET":
             self.transaction = None
-
-    def _read_data(self) -> bool:
-        """DATA mode: the message runs up to a line holding a single dot."""
-        if not len(self.client):
-            return False
-        end = self.client.find(b"\r\n.\r\n")
-        at_start = self.message_size == 0 and self.client.buffer.startswith(b".\r\n")
-        if at_start:
-            chunk = self.client.take(3)
-            self._message_bytes(chunk, b"")
-            self._message_end(chunk)
-            return True
-        if end < 0:
-            # Take whole lines only: the terminator, or a CRLF, may be split across segments.
-            cut = self.client.buffer.rfind(b"\n", 0, len(self.client) - 4) + 1
-            if cut <= 0:
-                if len(self.client) <= smtp_text.MAX_TEXT_LINE * 64:
-                    return False
-                cut = len(self.client) - 4  # an absurdly long line: do not hold it forever
-            chunk = self.client.take(cut)
-            self._message_bytes(chunk, chunk.data)
-            return True
-        chunk = self.client.take(end + 5)
-        self._message_bytes(chunk, chunk.data[: end + 2])
-        self._message_end(chunk)
-        return True
-
-    def _message_bytes(self, chunk: Chunk, data: bytes) -> None:
-        if self.data_step is None:
-            self.data_step = self.m.step("message", chunk.frames, self.m.rel(chunk.time), Side.CLIENT)
-        else:
-            self.m.add_frames(self.data_step, chunk.frames)
-        self.message_size += len(data)
-        self.m.check_text(chunk, data)
-        room = _MESSAGE_KEEP - len(self.message)
-        if room > 0:
-            self.message += data[:room]
-
-    def _message_end(self, chunk: Chunk) -> None:
-        step = self.data_step
-        assert step is not None
-        self._summarise(step, truncated=len(self.message) < self.message_size)
-        self.mode = Mode.COMMAND
-        self._wait(_Pending(".", step))
-        self.transaction = None
-
-    def _summarise(self, step: Step, truncated: bool) -> None:
-        raw = unstuff(bytes(self.message)) if self.mode is Mode.DATA else bytes(self.message)
-        message = summarise(raw, self.message_size, truncated or self.m.gap_in(step.frames))
-        if step.name == "bdat":
-            step.facts.update(message_size=self.message_size, subject=message.headers.get("subject", ""))
-        else:
-            step.facts.update(size=self.message_size, subject=message.headers.get("subject", ""))
-        if self.transaction is not None:
-            self.transaction.message = message
-            _merge(self.transaction.frames, step.frames)
-        self.message.clear()
-        self.message_size = 0
-        self.data_step = None
-
-    def _read_bdat(self) -> bool:
-        gap = self.client.next_gap()
-        if gap is not None and gap.offset == self.client.consumed:
-            # The chunk's bytes went missing from the capture: count them as sent.
-            lost = min(gap.size, self.bdat_left)
-            self.bdat_left -= lost
-            self.message_size += lost
-            gap.offset += lost
-            gap.size -= lost
-            if self.bdat_left == 0:
-                self._bdat_done(truncated=True)
-                return True
-        if self.bdat_left and not len(self.client):
-            return False
-        want = self.bdat_left
-        if gap is not None and gap.size > 0:
-            want = min(want, gap.offset - self.client.consumed)
-        chunk = self.client.take(want)
-        self.bdat_left -= len(chunk.data)
-        step = self.bdat_step
-        if step is not None and chunk.frames:
-            self.m.add_frames(step, chunk.frames)
-        self.message += chunk.data[: max(0, _MESSAGE_KEEP - len(self.message))]
-        self.message_size += len(chunk.data)
-        if self.bdat_left == 0:
-            self._bdat_done(truncated=False)
-        return True
-
-    def _bdat_done(self, truncated: bool) -> None:
-        if self.bdat_last and self.bdat_step is not None:
-            self._summarise(self.bdat_step, truncated=truncated)
-            self.transaction = None  # BDAT LAST ends the transaction
-        self.mode = Mode.COMMAND
 
 
 _GREETING_CODES = frozenset({220, 421, 554})
@@ -504,12 +382,6 @@ _OPEN_CHALLENGES = frozenset({"LOGIN", "CRAM-MD5", "PLAIN"})
 
 def _reply_lines(reply: Reply) -> list[str]:
     return [f"S: {reply.code}{'-' if i < len(reply.lines) - 1 else ' '}{t}".rstrip() for i, t in enumerate(reply.lines)]
-
-
-def _merge(target: list[int], frames: list[int]) -> None:
-    for frame in frames:
-        if frame not in target:
-            target.append(frame)
 
 
 _COMMAND_HANDLERS = {

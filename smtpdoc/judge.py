@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from smtpdoc import smtp_text
-from smtpdoc.dialogue import Side
+from smtpdoc.dialogue_types import Side
 from smtpdoc.model import Step
 
 if TYPE_CHECKING:

@@ -29,7 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from smtpdoc import smtp_text
-from smtpdoc.dialogue import Dialogue, Mode, Side
+from smtpdoc.dialogue import Dialogue
+from smtpdoc.dialogue_types import Mode, Side
 from smtpdoc.judge import judge
 from smtpdoc.model import Endpoint, Finding, Session, Step, TlsSummary
 from smtpdoc.packets import (

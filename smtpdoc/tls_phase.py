@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from smtpdoc.dialogue import Side
+from smtpdoc.dialogue_types import Side
 from smtpdoc.model import Step
 from smtpdoc.packets import ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE
 from smtpdoc.reassembly import ByteStream
