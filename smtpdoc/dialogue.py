@@ -27,9 +27,7 @@ class Dialogue(MessageReading):
         self.pending: deque[Pending] = deque()
         self.reply_lines: list[tuple[smtp_text.ReplyLine, Chunk]] = []
         self.greeted = False
-        self.ehlo_seen = False
         self.extensions: list[Extension] | None = None
-        self.starttls_step: Step | None = None
         self.transaction: Transaction | None = None
         self.bdat_left = 0
         self.bdat_step: Step | None = None
@@ -265,8 +263,6 @@ class Dialogue(MessageReading):
     def _pipelining_ok(self, verb: str) -> bool:
         if self.extensions is None:
             return True  # no EHLO reply seen: nothing to judge against
-        if self.m.session.findings and verb == "STARTTLS":
-            return True
         return any(e.keyword.upper() == "PIPELINING" for e in self.extensions)
 
     def _wait(self, pending: Pending) -> None:
@@ -296,7 +292,6 @@ class Dialogue(MessageReading):
 
     def _cmd_ehlo(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         step = self._new_step("ehlo", command, chunk, time, verb=command.verb, client_name=command.argument)
-        self.ehlo_seen = True
         if self.m.session.client_name is None:
             self.m.session.client_name = command.argument
         self.helo = command.argument
@@ -304,7 +299,6 @@ class Dialogue(MessageReading):
 
     def _cmd_starttls(self, command: smtp_text.Command, chunk: Chunk, time: float) -> None:
         step = self._new_step("starttls", command, chunk, time)
-        self.starttls_step = step
         self.m.starttls_requested = True
         if len(self.client) > 0 and self.client.peek_frame() in chunk.frames:
             self.m.finding("starttls_injection", chunk.frames, "commands after STARTTLS in the same segment")

@@ -11,7 +11,7 @@ import re
 import string
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from smtpdoc import pdml
@@ -44,7 +44,6 @@ class Outcome:
     cut_short: bool = False
     warning: str | None = None
     sessions: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def explain_capture(capture: str, tshark: Tshark, settings: Settings) -> tuple[Report, Outcome]:
@@ -138,10 +137,10 @@ class _Decrypted:
         self.tshark = tshark
         self.decode_as = _decode_as(decode_as)
         self.keylog = settings.keylog
-        self.streams: dict[int, pdml.Followed] | None = None
+        self.nodes: dict[int, tuple[str, int] | None] | None = None  # stream → node 0's endpoint
         self.queues: dict[tuple[int, bool], deque[bytes]] = {}
 
-    def _load(self) -> dict[int, pdml.Followed]:
+    def _load(self) -> dict[int, tuple[str, int] | None]:
         listing = tshark_mod.run(
             self.tshark,
             pdml.decrypted_streams_args(self.capture, decode_as=self.decode_as, keylog=self.keylog),
@@ -155,19 +154,20 @@ class _Decrypted:
             pdml.follow_args(self.capture, streams, decode_as=self.decode_as, keylog=self.keylog),
             self.capture,
         )
-        followed = pdml.parse_follow(text)
-        for stream, data in followed.items():
+        nodes: dict[int, tuple[str, int] | None] = {}
+        for stream, data in pdml.parse_follow(text).items():
+            nodes[stream] = data.node0
             for by_node0, record in data.records:
                 self.queues.setdefault((stream, by_node0), deque()).append(record)
-        return followed
+        return nodes
 
     def attach(self, packet: Packet) -> Packet:
-        if self.streams is None:
-            self.streams = self._load()
-        followed = self.streams.get(packet.stream)
-        if followed is None or followed.node0 is None:
+        if self.nodes is None:
+            self.nodes = self._load()
+        node0 = self.nodes.get(packet.stream)
+        if node0 is None:
             return packet
-        by_node0 = (packet.src, packet.sport) == followed.node0
+        by_node0 = (packet.src, packet.sport) == node0
         queue = self.queues.get((packet.stream, by_node0))
         chunks: list[bytes] = []
         taken = 0

@@ -29,7 +29,6 @@ class ClientHello:
     versions: tuple[int, ...]  # supported_versions if sent, else the legacy version
     cipher_count: int
     alpn: tuple[str, ...] = ()
-    session_resumption: bool = False  # a PSK (TLS 1.3 resumption) offered
     session_id: str = ""
 
 

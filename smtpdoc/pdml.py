@@ -233,14 +233,11 @@ def _handshake(hs: etree._Element) -> TlsMessage | None:
     if htype == _HELLO_CLIENT:
         names = fields.get("tls.handshake.extensions_server_name")
         sni = names[0] if names else None
-        ext_types = {_int(t) for t in fields.get("tls.handshake.extension.type", [])}
-        resumption = _EXT_PRE_SHARED_KEY in ext_types
         return ClientHello(
             sni=sni,
             versions=versions or ((legacy,) if legacy else ()),
             cipher_count=len(fields.get("tls.handshake.ciphersuite", [])),
             alpn=alpn,
-            session_resumption=resumption,
             session_id=(fields.get("tls.handshake.session_id") or [""])[0],
         )
     if htype == _HELLO_SERVER:

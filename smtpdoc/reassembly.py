@@ -47,7 +47,6 @@ class ByteStream:
     _spans: deque[_Span] = field(default_factory=deque)
     _pending: dict[int, tuple[bytes, int, float]] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
-    frames: list[int] = field(default_factory=list)  # frames that carried new bytes
 
     def start_at(self, seq: int) -> None:
         """The next byte expected has this sequence number (after a SYN: 1)."""
@@ -90,8 +89,6 @@ class ByteStream:
         self.total += len(fresh)
         self.next_seq += len(fresh)
         self._spans.append(_Span(end=self.consumed + len(self.buffer), frame=frame, time=time))
-        if not self.frames or self.frames[-1] != frame:
-            self.frames.append(frame)
         return True
 
     def _drain(self) -> bool:

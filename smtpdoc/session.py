@@ -66,7 +66,6 @@ class Options:
 class SessionMachine:
     def __init__(self, stream: int, options: Options | None = None) -> None:
         self.options = options or Options()
-        self.reveal_secrets = self.options.reveal_secrets
         self.stream = stream
         self.session: Session = Session(
             index=0,
@@ -97,6 +96,10 @@ class SessionMachine:
         self._inside = False  # True while the inner (decrypted) dialogue is being read
 
     # -- helpers used by the dialogue ----------------------------------------------------
+    @property
+    def reveal_secrets(self) -> bool:
+        return self.options.reveal_secrets
+
     def rel(self, time: float) -> float:
         return round(max(0.0, time - self.session.start), 6)
 
@@ -322,18 +325,11 @@ class SessionMachine:
     def _tls_packet(self, packet: Packet, side: Side, already_added: bool = False) -> None:
         assert self.tls is not None and self.session.tls is not None
         if packet.payload:
-            if already_added:
-                stream = self.outer.client if side is Side.CLIENT else self.outer.server
-                fresh = len(stream)
-                stream.take(fresh)
-            else:
-                stream = self.tls.client_stream if side is Side.CLIENT else self.tls.server_stream
-                stream.start_at(packet.seq)
-                before = stream.total
+            # The connection's byte stream goes on through TLS: it still drops retransmissions.
+            stream = self.outer.client if side is Side.CLIENT else self.outer.server
+            if not already_added:
                 stream.add(packet.seq, packet.payload, packet.number, packet.time)
-                fresh = stream.total - before
-                stream.take(len(stream))
-            self._count(side, fresh)
+            self._count(side, len(stream.take(len(stream)).data))
         for record in packet.tls:
             self._tls_record(packet, side, record.content_type, record.messages)
         if packet.payload and not packet.tls and packet.number not in self.session.frame_steps:
@@ -343,7 +339,7 @@ class SessionMachine:
                 self.add_frames(current, [packet.number])
             elif self.tls.handshake is None and not packet.tls_layer:
                 self._tls_step("tls_handshake", packet, side)
-        if packet.decrypted and self.session.tls is not None:
+        if packet.decrypted:
             self.session.tls.decrypted = True
         if packet.plaintext:
             self._inner(packet, side)
@@ -430,7 +426,6 @@ class SessionMachine:
             # After STARTTLS the greeting came before TLS; with implicit TLS it comes inside.
             self.inner.greeted = self.outer.greeted
             self.inner.helo = self.outer.helo
-        self.session.tls.decrypted = True
         stream = self.inner.client if side is Side.CLIENT else self.inner.server
         seq = stream.next_seq if stream.next_seq is not None else 0
         stream.add(seq, packet.plaintext, packet.number, packet.time)

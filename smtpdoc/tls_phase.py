@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from smtpdoc.dialogue_types import Side
 from smtpdoc.model import Step
 from smtpdoc.packets import ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE
-from smtpdoc.reassembly import ByteStream
 
 TLS13 = 0x0304
 TLS12 = 0x0303
@@ -31,8 +30,6 @@ class TlsPhase:
     established: bool = False
     handshake: Step | None = None
     encrypted: Step | None = None
-    client_stream: ByteStream = field(default_factory=ByteStream)
-    server_stream: ByteStream = field(default_factory=ByteStream)
 
     def phase(self, side: Side, ctype: int) -> str:
         """The step of a record of content type `ctype` sent by `side`."""
