@@ -243,3 +243,82 @@ def profile_uninstall(name: str) -> None:
         _fail(exc)
     for path in removed:
         click.echo(f"smtpdoc: removed '{path}'.")
+
+
+# -- smtpdoc lab: worksheets from captures (smtpdoc.lab) --------------------------------------------------------
+EXIT_NOTHING_TO_ASK = 7  # smtpdoc lab: the capture has no SMTP session
+EXIT_NOT_FULL_MARKS = 8  # smtpdoc lab check: some definite answers are wrong or missing
+
+LAB_EXAMPLES = """
+\b
+Examples:
+  smtpdoc lab examples/starttls.pcapng -o lab --keylog examples/starttls.keylog
+  smtpdoc lab capture.pcapng -o lab --questions 6 --seed 3
+  smtpdoc lab check lab answer-sheet.toml
+\b
+Exit codes of 'lab': 0 written, 7 no SMTP session (nothing written), else as for explain.
+Exit codes of 'lab check': 0 every marked answer right, 8 some wrong or missing,
+2 the folder or the answer sheet cannot be used, 3 tshark missing.
+"""
+
+
+class _LabGroup(click.Group):
+    """`smtpdoc lab CAPTURE ...` makes a lab; `smtpdoc lab check ...` marks one."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["make", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_LabGroup, epilog=LAB_EXAMPLES)
+def lab() -> None:
+    """A lab from a capture: worksheet, answers and the annotated capture; or mark an answer sheet.
+
+    smtpdoc lab CAPTURE -o DIR writes worksheet.md/.html, answers.md/.html, a blank
+    answer-sheet.toml, the key (key.json) and the annotated capture into DIR.
+    """
+
+
+@lab.command("make", epilog=LAB_EXAMPLES)
+@click.argument("capture", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("-o", "--output", "directory", required=True, type=click.Path(file_okay=False), help="The lab folder.")
+@click.option("--keylog", type=click.Path(exists=True, dir_okay=False), help="TLS key log file for decryption.")
+@click.option("--questions", "count", type=click.IntRange(min=1), help="Ask this many questions (default: all).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which questions --questions picks.")
+@click.option("--tshark", "tshark_path", envvar="SMTPDOC_TSHARK", help="Path of the tshark binary.")
+def lab_make(
+    capture: str, directory: str, keylog: str | None, count: int | None, seed: int, tshark_path: str | None
+) -> None:
+    """Write a lab about CAPTURE into DIR (the default command of `smtpdoc lab`)."""
+    from smtpdoc.lab.build import make_lab
+
+    try:
+        done = make_lab(capture, Path(directory), find_tshark(tshark_path), Settings(keylog=keylog), count, seed)
+    except SmtpdocError as exc:
+        _fail(exc)
+    if done.warning:
+        click.echo(f"smtpdoc: {done.warning}", err=True)
+    click.echo(f"smtpdoc: wrote a lab of {len(done.questions)} questions into '{directory}': {', '.join(done.files)}.")
+    if done.sessions > 1:
+        click.echo(f"smtpdoc: the capture has {done.sessions} SMTP sessions; the questions are about the first.")
+    if done.cut_short:
+        sys.exit(EXIT_CUT_SHORT)
+
+
+@lab.command("check", epilog=LAB_EXAMPLES)
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.argument("answers", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tshark", "tshark_path", envvar="SMTPDOC_TSHARK", help="Path of the tshark binary.")
+def lab_check(directory: str, answers: str, tshark_path: str | None) -> None:
+    """Mark the answer sheet ANSWERS against the key of the lab in DIRECTORY and print the score."""
+    from smtpdoc.lab.check import check_answers, report_lines
+
+    try:
+        result = check_answers(Path(directory), Path(answers), find_tshark(tshark_path))
+    except SmtpdocError as exc:
+        _fail(exc)
+    for line in report_lines(result):
+        click.echo(line)
+    if result.misses:
+        sys.exit(EXIT_NOT_FULL_MARKS)
