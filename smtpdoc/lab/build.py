@@ -93,7 +93,7 @@ def make_lab(
 ) -> Lab:
     """Write the lab for `capture` into `directory` (created if needed)."""
     report, outcome = explain_capture(capture, tshark, settings)
-    sessions = [s for s in report.sessions if s.steps]
+    sessions = [s for s in report.sessions if s.steps and not any(f.name == "not_smtp" for f in s.findings)]
     if not sessions:
         raise NothingToAsk(f"'{capture}' holds no SMTP session, so there is nothing to ask about; nothing was written.")
     session = sessions[0]

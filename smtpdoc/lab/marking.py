@@ -5,7 +5,7 @@ Rules, per kind of answer (the worksheet says which kind each blank is):
   "1-3, 7", "1, 2, 3" or "1..3"; order and repeats do not matter.
 - number: a number in the unit asked, or with a unit of its own (bytes, B, KiB, MiB, GiB; KB, MB
   and GB are decimal: 1 MB = 1,000,000 bytes). It is right when it is within half a unit of the
-  last decimal asked of the true value: asked in MiB to one decimal, 35882577 bytes (34.2199...
+  last decimal asked of the true value: asked in MiB to one decimal, 35882577 bytes (34.2203
   MiB) is matched by "34.2", "34.22", "34.2 MiB", "35882577 bytes" and "35.9 MB", not by "34"
   or "34.3".
 - name: the same text ignoring case, spaces, '-', '_', surrounding quotes or <...> and a trailing
