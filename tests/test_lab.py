@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from conftest import DATA, EXAMPLES, run_cli
 from smtpdoc.annotate import read_comments
 from smtpdoc.lab.filters import selected_frames
 from smtpdoc.tshark import Tshark
+
+from conftest import DATA, EXAMPLES, run_cli
 
 WORKSHEETS = EXAMPLES / "worksheets"
 TEXT_FILES = ("worksheet.md", "worksheet.html", "answers.md", "answers.html", "answer-sheet.toml", "key.json")
@@ -101,7 +102,10 @@ def test_the_worksheet_follows_the_walkthrough_with_this_captures_facts(labs: di
     assert (_answer(decrypted, "frame"), _answer(decrypted, "command")) == ([15], "EHLO")
     assert _answer(_question(lab, "extensions_inside_tls"), "removed") == ["STARTTLS"]
     envelope = _question(lab, "envelope")
-    assert (_answer(envelope, "sender"), _answer(envelope, "recipients")) == ("bob@example.test", ["alice@example.test"])
+    assert (_answer(envelope, "sender"), _answer(envelope, "recipients")) == (
+        "bob@example.test",
+        ["alice@example.test"],
+    )
     assert _answer(_question(lab, "subject"), "subject") == "smtpdoc walkthrough"
     worksheet = (lab / "worksheet.md").read_text()
     assert "smtpdoc profile install" in worksheet

@@ -99,7 +99,7 @@ def test_a_name_ignores_case_spacing_and_a_trailing_dot(given: Any, status: str)
 def test_a_name_accepts_the_spellings_the_key_lists() -> None:
     accept = ["TLSv1.3", "TLS1.3"]
     for given in ("TLS 1.3", "tls1.3", "TLSv1.3", "tls v1.3"):
-        assert _mark("name", "TLS 1.3", given, accept=accept + ["TLS v1.3"]) == RIGHT, given
+        assert _mark("name", "TLS 1.3", given, accept=[*accept, "TLS v1.3"]) == RIGHT, given
     assert _mark("name", "TLS 1.3", "TLS 1.2", accept=accept) == WRONG
     assert normal_name("<bob@example.test>") == "bob@example.test"
 

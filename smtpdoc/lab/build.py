@@ -97,7 +97,7 @@ def make_lab(
     if not sessions:
         raise NothingToAsk(f"'{capture}' holds no SMTP session, so there is nothing to ask about; nothing was written.")
     session = sessions[0]
-    questions = pick(ask(subjects(session, report.filter_explanation)), count, seed)
+    questions = pick(ask(subjects(session, report.filter_title, report.filter_explanation)), count, seed)
     stem = Path(capture).stem
     directory.mkdir(parents=True, exist_ok=True)
     native = 0

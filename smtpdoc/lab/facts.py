@@ -183,7 +183,7 @@ def _finding_subject(session: Session, finding: Finding) -> Subject:
     return Subject(f"finding:{finding.name}", facts, finding.explanation, where, None, list(finding.frames))
 
 
-def subjects(session: Session, smtp_explanation: str) -> dict[str, Subject]:
+def subjects(session: Session, smtp_title: str, smtp_explanation: str) -> dict[str, Subject]:
     """Every subject the session has facts for, by key."""
     found: dict[str, Subject] = {}
     for step in sorted(session.steps, key=lambda s: s.inside_tls):  # stable: before TLS first
@@ -193,7 +193,9 @@ def subjects(session: Session, smtp_explanation: str) -> dict[str, Subject]:
     smtp_frames = sorted({f for s in session.steps if s.lines for f in s.frames})
     if smtp_frames:
         facts = _base(session) | {"smtp_frames": smtp_frames, "frames_text": frame_ranges(smtp_frames)}
-        found["session"] = Subject("session", facts, smtp_explanation, f"session {session.index}", None, smtp_frames)
+        found["session"] = Subject(
+            "session", facts, smtp_explanation, f"session {session.index}: {smtp_title}", None, smtp_frames
+        )
     made: dict[str, Subject | None] = {
         "tls": _tls_subject(session),
         "hidden": _hidden_subject(session, decrypted=False),
