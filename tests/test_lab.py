@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from smtpdoc.annotate import read_comments
-from smtpdoc.lab.filters import selected_frames
+from smtpdoc.lab.filters import View, selected_frames
 from smtpdoc.tshark import Tshark
 
 from conftest import DATA, EXAMPLES, run_cli
@@ -143,10 +143,11 @@ def test_every_answer_filter_selects_exactly_its_frames_in_tshark(labs: dict[str
     for name, lab in labs.items():
         key = _key(lab)
         keylog = str(lab / key["keylog"]) if key["keylog"] else None
+        view = View(str(lab / key["capture"]), keylog, tuple(key["decode_as"]))
         native = [q for q in key["questions"] if not q["filter"].startswith("frame.number")]
         assert len(native) == len(key["questions"]), (name, [q["id"] for q in key["questions"] if q not in native])
         for question in key["questions"]:
-            frames = selected_frames(tshark, str(lab / key["capture"]), question["filter"], keylog)
+            frames = selected_frames(tshark, view, question["filter"])
             assert frames == question["frames"], (name, question["id"], question["filter"])
 
 
@@ -292,3 +293,29 @@ def test_bad_input_is_a_sentence_and_an_exit_code(tmp_path: Path) -> None:
     assert done.returncode == 2 and "is not valid TOML" in done.stderr and "Traceback" not in done.stderr
     done = run_cli("lab", "--questions", "0", str(EXAMPLES / "plain.pcapng"), "-o", str(lab))
     assert done.returncode == 2
+
+
+def test_an_smtp_port_tshark_does_not_know_is_decoded_as_smtp_for_students_and_marker(tmp_path: Path) -> None:
+    capture = DATA / "starttls-port-2525.pcapng"
+    lab = tmp_path / "lab"
+    done = run_cli("lab", str(capture), "-o", str(lab), "--keylog", str(capture.with_suffix(".keylog")))
+    assert done.returncode == 0, done.stderr
+    key = _key(lab)
+    assert key["decode_as"] == [2525]
+    assert [q["id"] for q in key["questions"] if q["filter"].startswith("frame.number")] == []
+    assert "wireshark -C smtpdoc -d tcp.port==2525,smtp -o tls.keylog_file:starttls-port-2525.keylog" in (
+        lab / "worksheet.md"
+    ).read_text()
+    sheet = tmp_path / "answers.toml"
+    sheet.write_text(_toml(_sheet_from_key(key)))
+    done = run_cli("lab", "check", str(lab), str(sheet))
+    assert done.returncode == 0 and "(100%)" in done.stdout, done.stdout
+
+
+def test_the_smtp_filter_question_is_not_asked_when_tsharks_smtp_frames_differ(tmp_path: Path) -> None:
+    # Pipelined commands: tshark's smtp filter does not select exactly the frames smtpdoc read SMTP in,
+    # so no filter answer could be marked fairly.
+    done = run_cli("lab", str(DATA / "pipelining.pcapng"), "-o", str(tmp_path / "lab"))
+    assert done.returncode == 0, done.stderr
+    ids = [q["id"] for q in _key(tmp_path / "lab")["questions"]]
+    assert "smtp_filter" not in ids and "greeting" in ids

@@ -20,14 +20,16 @@ from smtpdoc.annotate import annotate_capture
 from smtpdoc.errors import SmtpdocError
 from smtpdoc.explain import Settings, explain_capture
 from smtpdoc.lab.facts import subjects
-from smtpdoc.lab.filters import choose_filter
+from smtpdoc.lab.filters import View, choose_filter
 from smtpdoc.lab.questions import Question, ask, pick
 from smtpdoc.lab.render import LabPage, answer_sheet, render_page
+from smtpdoc.model import Session
 from smtpdoc.tshark import Tshark
 
 KEY_FILE = "key.json"
 ANSWER_SHEET = "answer-sheet.toml"
 SCHEMA = "smtpdoc-lab/1"
+TSHARK_SMTP_PORTS = (25, 587, 465)  # what tshark decodes as SMTP (465: inside TLS) without -d
 PAGES = ("worksheet.md", "worksheet.html", "answers.md", "answers.html")
 
 
@@ -54,6 +56,7 @@ def key_dict(page: LabPage) -> dict[str, Any]:
         "source": page.source,
         "capture": page.capture,
         "keylog": page.keylog,
+        "decode_as": list(page.decode_as),
         "session": page.session,
         "stream": page.stream,
         "questions": [
@@ -88,6 +91,15 @@ def key_dict(page: LabPage) -> dict[str, Any]:
     }
 
 
+def _show_filter(tshark: Tshark, view: View, question: Question) -> bool:
+    """Find the question's display filter; False when it asks for a filter and no protocol filter fits."""
+    question.filter, native = choose_filter(tshark, view, question.frames, question.filter_candidates)
+    for part in question.parts:
+        if part.kind == "filter":
+            part.shown = question.filter
+    return native or all(part.kind != "filter" for part in question.parts)
+
+
 def make_lab(
     capture: str, directory: Path, tshark: Tshark, settings: Settings, count: int | None = None, seed: int = 0
 ) -> Lab:
@@ -96,11 +108,41 @@ def make_lab(
     sessions = [s for s in report.sessions if s.steps and not any(f.name == "not_smtp" for f in s.findings)]
     if not sessions:
         raise NothingToAsk(f"'{capture}' holds no SMTP session, so there is nothing to ask about; nothing was written.")
-    session = sessions[0]
-    questions = pick(ask(subjects(session, report.filter_title, report.filter_explanation)), count, seed)
-    stem = Path(capture).stem
+    asked = ask(subjects(sessions[0], report.filter_title, report.filter_explanation))
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
-    native = 0
+    try:
+        files, questions = _write(
+            capture, directory, tshark, settings, sessions, asked, (count, seed), report.filter_title
+        )
+    except BaseException:
+        if created and not any(directory.iterdir()):
+            directory.rmdir()
+        raise
+    return Lab(
+        directory=directory,
+        files=files,
+        questions=questions,
+        sessions=len(sessions),
+        native_filters=sum(not q.filter.startswith("frame.number") for q in questions),
+        warning=outcome.warning,
+        cut_short=outcome.cut_short,
+    )
+
+
+def _write(
+    capture: str,
+    directory: Path,
+    tshark: Tshark,
+    settings: Settings,
+    sessions: list[Session],
+    asked: list[Question],
+    choice: tuple[int | None, int],
+    smtp_title: str,
+) -> tuple[list[str], list[Question]]:
+    session = sessions[0]
+    stem = Path(capture).stem
+    decode_as = () if session.server.port in TSHARK_SMTP_PORTS else (session.server.port,)
     with tempfile.TemporaryDirectory(dir=directory, prefix=".smtpdoc-lab-") as scratch:
         work = Path(scratch)
         annotated = work / f"{stem}-annotated.pcapng"
@@ -109,26 +151,22 @@ def make_lab(
         if settings.keylog:
             keylog_name = f"{stem}.keylog"
             shutil.copyfile(settings.keylog, work / keylog_name)
-        keylog = str(work / keylog_name) if keylog_name else None
-        for question in questions:
-            question.filter, is_native = choose_filter(
-                tshark, str(annotated), question.frames, question.filter_candidates, keylog
-            )
-            native += is_native
-            for part in question.parts:
-                if part.kind == "filter":
-                    part.shown = question.filter
+        view = View(str(annotated), str(work / keylog_name) if keylog_name else None, decode_as)
+        questions = pick([q for q in asked if _show_filter(tshark, view, q)], *choice)
+        if not questions:
+            raise NothingToAsk(f"smtpdoc found nothing to ask about in '{capture}'; nothing was written.")
         page = LabPage(
             source=Path(capture).name,
             capture=annotated.name,
             keylog=keylog_name,
+            decode_as=decode_as,
             session=session.index,
             stream=session.stream,
             sessions=len(sessions),
             client=str(session.client),
             server=str(session.server),
             questions=questions,
-            smtp_title=report.filter_title,
+            smtp_title=smtp_title,
         )
         for name in PAGES:
             (work / name).write_text(render_page(name, page), encoding="utf-8")
@@ -137,12 +175,4 @@ def make_lab(
         files = sorted(p.name for p in work.iterdir())
         for name in files:
             os.replace(work / name, directory / name)
-    return Lab(
-        directory=directory,
-        files=files,
-        questions=questions,
-        sessions=len(sessions),
-        native_filters=native,
-        warning=outcome.warning,
-        cut_short=outcome.cut_short,
-    )
+    return files, questions

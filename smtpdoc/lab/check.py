@@ -10,6 +10,7 @@ from typing import Any
 
 from smtpdoc.errors import SmtpdocError
 from smtpdoc.lab.build import KEY_FILE, SCHEMA
+from smtpdoc.lab.filters import View
 from smtpdoc.lab.marking import MISSING, RIGHT, TEACHER, Context, Mark, mark_sheet
 from smtpdoc.render.common import printable
 from smtpdoc.tshark import Tshark
@@ -74,7 +75,9 @@ def check_answers(directory: Path, answers_path: Path, tshark: Tshark) -> Marked
     if not capture.is_file():
         raise LabInputError(f"the lab's capture '{capture}' is missing; filters cannot be judged without it.")
     keylog = directory / str(key["keylog"]) if key.get("keylog") else None
-    context = Context(tshark=tshark, capture=str(capture), keylog=str(keylog) if keylog else None)
+    decode_as = tuple(int(port) for port in key.get("decode_as", []))
+    view = View(capture=str(capture), keylog=str(keylog) if keylog else None, decode_as=decode_as)
+    context = Context(tshark=tshark, view=view)
     return Marked(marks=mark_sheet(key, answers, context), key=key)
 
 

@@ -8,6 +8,8 @@ is a `BadFilter`, which the marker counts as a wrong answer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from smtpdoc import tshark as tshark_mod
 from smtpdoc.errors import SmtpdocError, TsharkFailed
 from smtpdoc.tshark import Tshark
@@ -21,18 +23,34 @@ class BadFilter(SmtpdocError):
     exit_code = 2
 
 
-def filter_args(capture: str, display_filter: str, keylog: str | None) -> list[str]:
-    args = ["-n", "-r", capture, "-Y", display_filter, "-T", "fields", "-e", "frame.number"]
-    if keylog:
-        args += ["-o", f"tls.keylog_file:{keylog}"]
-    return args
+@dataclass(frozen=True)
+class View:
+    """How the lab's capture is read: the students' Wireshark and the marker's tshark alike."""
+
+    capture: str
+    keylog: str | None = None
+    decode_as: tuple[int, ...] = ()  # TCP ports tshark does not take for SMTP by itself
+
+    def options(self) -> list[str]:
+        """The tshark (and Wireshark) options besides the capture: decode-as and the key log."""
+        args: list[str] = []
+        for port in self.decode_as:
+            args += ["-d", f"tcp.port=={port},smtp"]
+        if self.keylog:
+            args += ["-o", f"tls.keylog_file:{self.keylog}"]
+        return args
 
 
-def selected_frames(tshark: Tshark, capture: str, display_filter: str, keylog: str | None = None) -> list[int]:
-    """The frame numbers `display_filter` selects in `capture` (BadFilter when it does not compile)."""
+def filter_args(view: View, display_filter: str) -> list[str]:
+    return ["-n", "-r", view.capture, *view.options(), "-Y", display_filter, "-T", "fields", "-e", "frame.number"]
+
+
+def selected_frames(tshark: Tshark, view: View, display_filter: str) -> list[int]:
+    """The frame numbers `display_filter` selects in the capture (BadFilter when it does not compile)."""
+    capture = view.capture
     if not display_filter.strip():
         raise BadFilter("the filter is empty")
-    with tshark_mod.stream(tshark, filter_args(capture, display_filter, keylog)) as (stdout, result):
+    with tshark_mod.stream(tshark, filter_args(view, display_filter)) as (stdout, result):
         data = stdout.read()
     if result.returncode != 0:
         try:
@@ -59,14 +77,12 @@ def frame_filter(frames: list[int]) -> str:
     return f"frame.number in {{{', '.join(parts)}}}"
 
 
-def choose_filter(
-    tshark: Tshark, capture: str, frames: list[int], candidates: list[str], keylog: str | None
-) -> tuple[str, bool]:
+def choose_filter(tshark: Tshark, view: View, frames: list[int], candidates: list[str]) -> tuple[str, bool]:
     """The first candidate that selects exactly `frames`, else frame.number in {...}; (filter, native?)."""
     wanted = sorted(set(frames))
     for candidate in candidates:
         try:
-            if selected_frames(tshark, capture, candidate, keylog) == wanted:
+            if selected_frames(tshark, view, candidate) == wanted:
                 return candidate, True
         except BadFilter:
             continue

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from smtpdoc.lab.filters import BadFilter, selected_frames
+from smtpdoc.lab.filters import BadFilter, View, selected_frames
 from smtpdoc.render.common import frame_ranges
 from smtpdoc.tshark import Tshark
 
@@ -66,8 +66,7 @@ class Mark:
 @dataclass(frozen=True)
 class Context:
     tshark: Tshark
-    capture: str
-    keylog: str | None
+    view: View
 
 
 def _frames(value: Any) -> list[int] | None:
@@ -207,7 +206,7 @@ def mark_part(question: dict[str, Any], part: dict[str, Any], given: Any, contex
         if not isinstance(given, str):
             return result(WRONG, "not a display filter")
         try:
-            frames = selected_frames(context.tshark, context.capture, given, context.keylog)
+            frames = selected_frames(context.tshark, context.view, given)
         except BadFilter as exc:
             return result(WRONG, f"the filter does not compile: {exc}")
         if frames == expected:

@@ -14,6 +14,7 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from smtpdoc.lab.filters import View
 from smtpdoc.lab.questions import Question
 from smtpdoc.render.common import frame_ranges, printable
 from smtpdoc.render.markdown import md
@@ -35,6 +36,7 @@ class LabPage:
     source: str  # the capture's file name
     capture: str  # the annotated copy in the lab folder
     keylog: str | None  # the key log copied into the lab folder
+    decode_as: tuple[int, ...]  # ports Wireshark must be told are SMTP
     session: int
     stream: int
     sessions: int
@@ -45,8 +47,8 @@ class LabPage:
 
     @property
     def open_command(self) -> str:
-        keys = f" -o tls.keylog_file:{self.keylog}" if self.keylog else ""
-        return f"wireshark -C smtpdoc{keys} -r {self.capture}"
+        options = View(self.capture, self.keylog, self.decode_as).options()
+        return " ".join(["wireshark", "-C", "smtpdoc", *options, "-r", self.capture])
 
 
 def _code(value: object) -> str:
