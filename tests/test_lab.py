@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from smtpdoc.annotate import read_comments
-from smtpdoc.lab.filters import View, selected_frames
+from smtpdoc.lab.filters import selected_frames
+from smtpdoc.lab.view import View
 from smtpdoc.tshark import Tshark
 
 from conftest import DATA, EXAMPLES, run_cli
@@ -303,9 +304,10 @@ def test_an_smtp_port_tshark_does_not_know_is_decoded_as_smtp_for_students_and_m
     key = _key(lab)
     assert key["decode_as"] == [2525]
     assert [q["id"] for q in key["questions"] if q["filter"].startswith("frame.number")] == []
-    assert "wireshark -C smtpdoc -d tcp.port==2525,smtp -o tls.keylog_file:starttls-port-2525.keylog" in (
-        lab / "worksheet.md"
-    ).read_text()
+    assert (
+        "wireshark -C smtpdoc -d tcp.port==2525,smtp -o tls.keylog_file:starttls-port-2525.keylog"
+        in (lab / "worksheet.md").read_text()
+    )
     sheet = tmp_path / "answers.toml"
     sheet.write_text(_toml(_sheet_from_key(key)))
     done = run_cli("lab", "check", str(lab), str(sheet))

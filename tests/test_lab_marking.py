@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from smtpdoc.catalog import load_catalog
-from smtpdoc.lab.filters import View, frame_filter
+from smtpdoc.lab.filters import frame_filter
 from smtpdoc.lab.marking import MISSING, RIGHT, TEACHER, WRONG, Context, mark_part, normal_name
 from smtpdoc.lab.questions import KINDS, templates
+from smtpdoc.lab.view import View
 from smtpdoc.tshark import Tshark
 
 _NO_TSHARK = Context(tshark=Tshark(path="/nonexistent/tshark", version=(4, 0, 0)), view=View("-"))

@@ -20,9 +20,10 @@ from smtpdoc.annotate import annotate_capture
 from smtpdoc.errors import SmtpdocError
 from smtpdoc.explain import Settings, explain_capture
 from smtpdoc.lab.facts import subjects
-from smtpdoc.lab.filters import View, choose_filter
+from smtpdoc.lab.filters import choose_filter
 from smtpdoc.lab.questions import Question, ask, pick
 from smtpdoc.lab.render import LabPage, answer_sheet, render_page
+from smtpdoc.lab.view import View
 from smtpdoc.model import Session
 from smtpdoc.tshark import Tshark
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from smtpdoc.errors import SmtpdocError
 from smtpdoc.lab.build import KEY_FILE, SCHEMA
-from smtpdoc.lab.filters import View
 from smtpdoc.lab.marking import MISSING, RIGHT, TEACHER, Context, Mark, mark_sheet
+from smtpdoc.lab.view import View
 from smtpdoc.render.common import printable
 from smtpdoc.tshark import Tshark
 

@@ -8,10 +8,9 @@ is a `BadFilter`, which the marker counts as a wrong answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from smtpdoc import tshark as tshark_mod
 from smtpdoc.errors import SmtpdocError, TsharkFailed
+from smtpdoc.lab.view import View
 from smtpdoc.tshark import Tshark
 
 _BAD_FILTER_EXIT = 2  # tshark's exit code for a display filter that does not compile
@@ -21,24 +20,6 @@ class BadFilter(SmtpdocError):
     """The display filter does not compile; the message is tshark's reason."""
 
     exit_code = 2
-
-
-@dataclass(frozen=True)
-class View:
-    """How the lab's capture is read: the students' Wireshark and the marker's tshark alike."""
-
-    capture: str
-    keylog: str | None = None
-    decode_as: tuple[int, ...] = ()  # TCP ports tshark does not take for SMTP by itself
-
-    def options(self) -> list[str]:
-        """The tshark (and Wireshark) options besides the capture: decode-as and the key log."""
-        args: list[str] = []
-        for port in self.decode_as:
-            args += ["-d", f"tcp.port=={port},smtp"]
-        if self.keylog:
-            args += ["-o", f"tls.keylog_file:{self.keylog}"]
-        return args
 
 
 def filter_args(view: View, display_filter: str) -> list[str]:

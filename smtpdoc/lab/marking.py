@@ -26,7 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from smtpdoc.lab.filters import BadFilter, View, selected_frames
+from smtpdoc.lab.filters import BadFilter, selected_frames
+from smtpdoc.lab.view import View
 from smtpdoc.render.common import frame_ranges
 from smtpdoc.tshark import Tshark
 

@@ -14,8 +14,8 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from smtpdoc.lab.filters import View
 from smtpdoc.lab.questions import Question
+from smtpdoc.lab.view import View
 from smtpdoc.render.common import frame_ranges, printable
 from smtpdoc.render.markdown import md
 
