@@ -321,3 +321,18 @@ def test_the_smtp_filter_question_is_not_asked_when_tsharks_smtp_frames_differ(t
     assert done.returncode == 0, done.stderr
     ids = [q["id"] for q in _key(tmp_path / "lab")["questions"]]
     assert "smtp_filter" not in ids and "greeting" in ids
+
+
+def test_with_several_sessions_the_questions_and_filters_are_about_the_first(tmp_path: Path, tshark: Tshark) -> None:
+    capture = DATA / "tls-resumed.pcapng"
+    lab = tmp_path / "lab"
+    done = run_cli("lab", str(capture), "-o", str(lab), "--keylog", str(capture.with_suffix(".keylog")))
+    assert done.returncode == 0, done.stderr
+    assert "the capture has 2 SMTP sessions; the questions are about the first" in done.stdout
+    key = _key(lab)
+    smtp = _question(lab, "smtp_filter")
+    assert smtp["text"] == "Which display filter shows only the SMTP frames of session 1 (tcp.stream 0)?"
+    assert smtp["filter"] == "tcp.stream == 0 && smtp"
+    view = View(str(lab / key["capture"]), str(lab / key["keylog"]))
+    assert selected_frames(tshark, view, "smtp") != smtp["frames"]  # the second session's frames too
+    assert "The capture holds 2 SMTP sessions; the questions are about session 1" in (lab / "worksheet.md").read_text()

@@ -109,7 +109,7 @@ def make_lab(
     sessions = [s for s in report.sessions if s.steps and not any(f.name == "not_smtp" for f in s.findings)]
     if not sessions:
         raise NothingToAsk(f"'{capture}' holds no SMTP session, so there is nothing to ask about; nothing was written.")
-    asked = ask(subjects(sessions[0], report.filter_title, report.filter_explanation))
+    asked = ask(subjects(sessions[0], report.filter_title, report.filter_explanation, len(sessions)))
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     try:

@@ -33,7 +33,7 @@ def known(value: Any) -> bool:
 
 
 def _base(session: Session) -> dict[str, Any]:
-    return {"stream": session.stream, "session": session.index}
+    return {"stream": session.stream, "session": session.index, "scope": "the capture"}
 
 
 def _positions(session: Session) -> dict[int, int]:
@@ -183,8 +183,8 @@ def _finding_subject(session: Session, finding: Finding) -> Subject:
     return Subject(f"finding:{finding.name}", facts, finding.explanation, where, None, list(finding.frames))
 
 
-def subjects(session: Session, smtp_title: str, smtp_explanation: str) -> dict[str, Subject]:
-    """Every subject the session has facts for, by key."""
+def subjects(session: Session, smtp_title: str, smtp_explanation: str, sessions: int = 1) -> dict[str, Subject]:
+    """Every subject the session has facts for, by key (`sessions`: how many the capture holds)."""
     found: dict[str, Subject] = {}
     for step in sorted(session.steps, key=lambda s: s.inside_tls):  # stable: before TLS first
         for key in (f"step:{step.name}", f"tls_step:{step.name}" if step.inside_tls else ""):
@@ -207,4 +207,7 @@ def subjects(session: Session, smtp_title: str, smtp_explanation: str) -> dict[s
         key = f"finding:{finding.name}"
         if key not in found:
             found[key] = _finding_subject(session, finding)
+    if sessions > 1:
+        for subject in found.values():
+            subject.facts["scope"] = f"session {session.index} (tcp.stream {session.stream})"
     return found
