@@ -262,6 +262,17 @@ Exit codes of 'lab check': 0 every marked answer right, 8 some wrong or missing,
 """
 
 
+def _lab_bug(exc: Exception, what: str) -> None:
+    if os.environ.get("SMTPDOC_DEBUG"):
+        raise exc
+    click.echo(
+        f"smtpdoc: internal error on '{what}': {type(exc).__name__}: {exc} "
+        "(set SMTPDOC_DEBUG=1 for details, and please report it)",
+        err=True,
+    )
+    sys.exit(EXIT_INTERNAL)
+
+
 class _LabGroup(click.Group):
     """`smtpdoc lab CAPTURE ...` makes a lab; `smtpdoc lab check ...` marks one."""
 
@@ -297,6 +308,8 @@ def lab_make(
         done = make_lab(capture, Path(directory), find_tshark(tshark_path), Settings(keylog=keylog), count, seed)
     except SmtpdocError as exc:
         _fail(exc)
+    except Exception as exc:
+        _lab_bug(exc, capture)
     if done.warning:
         click.echo(f"smtpdoc: {done.warning}", err=True)
     click.echo(f"smtpdoc: wrote a lab of {len(done.questions)} questions into '{directory}': {', '.join(done.files)}.")
@@ -318,6 +331,8 @@ def lab_check(directory: str, answers: str, tshark_path: str | None) -> None:
         result = check_answers(Path(directory), Path(answers), find_tshark(tshark_path))
     except SmtpdocError as exc:
         _fail(exc)
+    except Exception as exc:
+        _lab_bug(exc, answers)
     for line in report_lines(result):
         click.echo(line)
     if result.misses:
