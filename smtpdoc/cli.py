@@ -246,8 +246,7 @@ def profile_uninstall(name: str) -> None:
 
 
 # -- smtpdoc lab: worksheets from captures (smtpdoc.lab) --------------------------------------------------------
-EXIT_NOTHING_TO_ASK = 7  # smtpdoc lab: the capture has no SMTP session
-EXIT_NOT_FULL_MARKS = 8  # smtpdoc lab check: some definite answers are wrong or missing
+EXIT_NOT_FULL_MARKS = 11  # smtpdoc lab check: some definite answers are wrong or missing
 
 LAB_EXAMPLES = """
 \b
@@ -256,8 +255,8 @@ Examples:
   smtpdoc lab capture.pcapng -o lab --questions 6 --seed 3
   smtpdoc lab check lab answer-sheet.toml
 \b
-Exit codes of 'lab': 0 written, 7 no SMTP session (nothing written), else as for explain.
-Exit codes of 'lab check': 0 every marked answer right, 8 some wrong or missing,
+Exit codes of 'lab': 0 written, 10 no SMTP session (nothing written), else as for explain.
+Exit codes of 'lab check': 0 every marked answer right, 11 some wrong or missing,
 2 the folder or the answer sheet cannot be used, 3 tshark missing.
 """
 

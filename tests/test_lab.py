@@ -210,7 +210,7 @@ def test_a_wrong_sheet_gets_the_exact_miss_count_and_the_right_answers(labs: dic
     sheet_path = tmp_path / "answers.toml"
     sheet_path.write_text(_toml(sheet))
     done = run_cli("lab", "check", str(lab), str(sheet_path))
-    assert done.returncode == 8, done.stderr
+    assert done.returncode == 11, done.stderr
     marked = sum(p["kind"] != "text" for q in key["questions"] for p in q["parts"])
     assert f"Score: {marked - 6}/{marked} ({round(100 * (marked - 6) / marked)}%)" in done.stdout
     lines = done.stdout.splitlines()
@@ -228,7 +228,7 @@ def test_a_wrong_sheet_gets_the_exact_miss_count_and_the_right_answers(labs: dic
         sheet[by_id["smtp_filter"]]["filter"] = bad
         wrong_filter.write_text(_toml(sheet))
         done = run_cli("lab", "check", str(lab), str(wrong_filter))
-        assert done.returncode == 8, done.stderr
+        assert done.returncode == 11, done.stderr
         assert f"Score: {marked - 1}/{marked}" in done.stdout
         assert why in done.stdout and "Traceback" not in done.stderr
 
@@ -279,7 +279,7 @@ def test_capture_text_is_escaped_in_every_page(tmp_path: Path) -> None:
 def test_bad_input_is_a_sentence_and_an_exit_code(tmp_path: Path) -> None:
     out = tmp_path / "nothing"
     done = run_cli("lab", str(DATA / "not-smtp-on-25.pcapng"), "-o", str(out))
-    assert done.returncode == 7 and "holds no SMTP session" in done.stderr and not out.exists()
+    assert done.returncode == 10 and "holds no SMTP session" in done.stderr and not out.exists()
     junk = tmp_path / "junk.pcapng"
     junk.write_bytes(b"not a capture at all\n" * 10)
     done = run_cli("lab", str(junk), "-o", str(out))

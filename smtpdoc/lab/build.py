@@ -37,7 +37,7 @@ PAGES = ("worksheet.md", "worksheet.html", "answers.md", "answers.html")
 class NothingToAsk(SmtpdocError):
     """The capture holds no SMTP session, so there is nothing to ask about."""
 
-    exit_code = 7
+    exit_code = 10
 
 
 @dataclass(frozen=True)
