@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from smtpdoc.dialogue_types import Mode
 from smtpdoc.model import Session
 from smtpdoc.packets import Packet
 from smtpdoc.session import Options, SessionMachine
@@ -45,7 +44,7 @@ class Demux:
 
     @staticmethod
     def _both_sides_done(machine: SessionMachine) -> bool:
-        return machine.reset or (len(machine.fins) == 2 and machine.outer.mode is not Mode.DATA)
+        return machine.reset or (len(machine.fins) == 2 and not machine.reading_message)
 
     def _finish(self, stream: int) -> None:
         machine = self.machines.pop(stream)

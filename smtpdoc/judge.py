@@ -2,67 +2,79 @@
 
 Frame-local findings (an error reply, a bare LF, ...) are raised by the machine as it
 reads; these need the whole session: was STARTTLS offered, used, masked, refused and
-followed by cleartext mail; did the client say EHLO again inside TLS.
+followed by cleartext mail; did the client say EHLO again inside TLS. The machine hands
+over what it observed (`Observed`) and the builder; judge reads the session it built.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from smtpdoc import smtp_text
-from smtpdoc.dialogue_types import Side
+from smtpdoc.builder import SessionBuilder
 from smtpdoc.model import Step
 
-if TYPE_CHECKING:
-    from smtpdoc.session import SessionMachine
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What the machine saw that the session model does not hold."""
+
+    syn_seen: bool
+    greeted: bool  # in the clear (before any TLS)
+    client_packets: int
+    server_packets: int
+    tls_started: bool
+    tls_version_seen: bool  # a ServerHello said which version
+    tls_handshake_frame: int | None  # the first frame of the TLS handshake step
+    starttls_requested: bool
+    decrypted: bool  # an inner dialogue was read
 
 
-def judge(m: SessionMachine) -> None:
+def judge(b: SessionBuilder, seen: Observed) -> None:
     """Session-level findings: completeness and STARTTLS hygiene."""
-    s = m.session
-    if m.handshake.syn is None and not m.outer.greeted:
-        s.notes.append("The capture starts after this session began: the handshake and greeting are missing.")
-        m.finding("mid_session", [s.first_frame], "no SYN and no greeting")
-    elif m.handshake.syn is None:
-        s.notes.append("The TCP handshake is not in the capture; the session is seen from its greeting.")
-    if m.seen[Side.CLIENT] == 0 or m.seen[Side.SERVER] == 0:
-        one = "server" if m.seen[Side.CLIENT] == 0 else "client"
-        s.notes.append(f"Only the {one}'s side of this session is in the capture.")
-        m.finding("one_sided", [s.first_frame], f"only {one} → peer packets")
-    if m.tls is not None and m.tls.version is None and s.tls is not None and not s.tls.client_hello:
-        s.notes.append("The TLS handshake is not visible (not captured, or not dissected as TLS).")
+    s = b.session
+    if not seen.syn_seen and not seen.greeted:
+        b.note("mid_session")
+        b.finding("mid_session", [s.first_frame], b.detail("mid_session"))
+    elif not seen.syn_seen:
+        b.note("no_tcp_handshake")
+    if seen.client_packets == 0 or seen.server_packets == 0:
+        one = "server" if seen.client_packets == 0 else "client"
+        b.note("one_sided", side=one)
+        b.finding("one_sided", [s.first_frame], b.detail("one_sided", side=one))
+    if seen.tls_started and not seen.tls_version_seen and s.tls is not None and not s.tls.client_hello:
+        b.note("tls_handshake_unseen")
     keywords = [e.keyword.upper() for e in s.extensions]
     masked = [k for k in keywords if smtp_text.is_masked_starttls(k)]
     ehlo_reply = next((st for st in s.steps if st.name == "ehlo_reply" and not st.inside_tls), None)
     mail_steps = [
-        st for st in s.steps if st.name in ("mail_from", "auth") and not st.inside_tls and not _after_tls(m, st)
+        st for st in s.steps if st.name in ("mail_from", "auth") and not st.inside_tls and not _after_tls(seen, st)
     ]
     implicit = s.tls is not None and s.tls.implicit
     if masked and ehlo_reply is not None:
-        m.finding("starttls_masked", ehlo_reply.frames, masked[0])
+        b.finding("starttls_masked", ehlo_reply.frames, masked[0])
     elif (
         ehlo_reply is not None
         and "STARTTLS" not in keywords
         and not implicit
         and ehlo_reply.facts.get("extensions") is not None
     ):
-        if m.starttls_requested:
-            m.finding("starttls_stripped", ehlo_reply.frames, "STARTTLS asked for but not advertised")
+        if seen.starttls_requested:
+            b.finding("starttls_stripped", ehlo_reply.frames, b.detail("starttls_stripped"))
         else:
-            m.finding("starttls_not_offered", ehlo_reply.frames)
-    if "STARTTLS" in keywords and not m.starttls_requested and mail_steps:
-        m.finding("starttls_not_used", [f for st in mail_steps for f in st.frames[:1]])
-    refused = any(f.name == "starttls_refused" for f in s.findings)
-    if refused and mail_steps:
-        m.finding("cleartext_after_refusal", [f for st in mail_steps for f in st.frames[:1]])
-    if m.inner is not None:
+            b.finding("starttls_not_offered", ehlo_reply.frames)
+    if "STARTTLS" in keywords and not seen.starttls_requested and mail_steps:
+        b.finding("starttls_not_used", [f for st in mail_steps for f in st.frames[:1]])
+    if b.has_finding("starttls_refused") and mail_steps:
+        b.finding("cleartext_after_refusal", [f for st in mail_steps for f in st.frames[:1]])
+    if seen.decrypted:
         inner_cmds = [st for st in s.steps if st.inside_tls and st.direction == "client"]
         if inner_cmds and inner_cmds[0].name != "ehlo":
-            m.finding("no_ehlo_after_tls", inner_cmds[0].frames[:1])
+            b.finding("no_ehlo_after_tls", inner_cmds[0].frames[:1])
         if s.inner_extensions and any(e.keyword.upper() == "STARTTLS" for e in s.inner_extensions):
             inner_reply = next(st for st in s.steps if st.name == "ehlo_reply" and st.inside_tls)
-            m.finding("starttls_after_tls", inner_reply.frames)
+            b.finding("starttls_after_tls", inner_reply.frames)
 
 
-def _after_tls(m: SessionMachine, step: Step) -> bool:
-    return m.tls is not None and m.tls.handshake is not None and step.frames[0] > m.tls.handshake.frames[0]
+def _after_tls(seen: Observed, step: Step) -> bool:
+    return seen.tls_handshake_frame is not None and step.frames[0] > seen.tls_handshake_frame

@@ -1,132 +1,88 @@
-"""The message in DATA or BDAT: bytes up to the final dot, or chunks of announced size.
+"""What message bytes record (the transition table's DATA and BDAT actions).
 
-A part of `Dialogue` (smtpdoc.dialogue), kept apart because it reads the client's bytes
-in a different way from commands: as message text, not as lines to interpret.
+DATA text is checked line by line (bare CR/LF, over-long lines) and kept for its summary
+up to the final dot; BDAT chunks are counted against their announced size, and bytes the
+capture lost count as sent. None of these changes the dialogue's mode: the table's row does.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
-from smtpdoc import smtp_text
-from smtpdoc.dialogue_types import Mode, Pending, Side, merge
-from smtpdoc.message import summarise, unstuff
-from smtpdoc.model import Step, Transaction
-from smtpdoc.reassembly import ByteStream, Chunk
-
-if TYPE_CHECKING:
-    from smtpdoc.session import SessionMachine
-
-# Keep at most this much of a message to summarise its headers and parts.
-_MESSAGE_KEEP = 4 * 1024 * 1024
+from smtpdoc.catalog.rules import Action, State
+from smtpdoc.dialogue_state import DialogueState, Pending
+from smtpdoc.events import CLIENT, BdatChunk, Gap, MessageChunk, MessageEnd
+from smtpdoc.model import Step
 
 
-class MessageReading:
-    """DATA and BDAT reading; the state it uses is set up by Dialogue.__init__."""
+def message_text(st: DialogueState, chunk: MessageChunk) -> None:
+    b = st.builder
+    if st.message.step is None:
+        st.message.step = st.step("message", chunk.frames, b.rel(chunk.time), CLIENT)
+    else:
+        b.add_frames(st.message.step, chunk.frames)
+    st.message.add(chunk.data)
+    limit = st.rules.max_text_line
+    for line in chunk.data.split(b"\n"):
+        if len(line) + 1 > limit:
+            detail = b.detail("line_too_long", kind="message", size=len(line) + 1, limit=limit)
+            b.finding("line_too_long", chunk.frames, detail)
+            break
+    stripped = chunk.data.replace(b"\r\n", b"")
+    kinds = [kind for kind, byte in (("bare LF", b"\n"), ("bare CR", b"\r")) if byte in stripped]
+    if kinds:
+        b.finding("bare_line_ending", chunk.frames, b.detail("bare_line_ending_text", problems=" and ".join(kinds)))
 
-    m: SessionMachine
-    client: ByteStream
-    mode: Mode
-    transaction: Transaction | None
-    data_step: Step | None
-    message: bytearray
-    message_size: int
-    bdat_left: int
-    bdat_last: bool
-    bdat_step: Step | None
 
-    def _wait(self, pending: Pending) -> None:
-        raise NotImplementedError
+def message_end(st: DialogueState, end: MessageEnd) -> None:
+    step = st.message.step
+    assert step is not None
+    summarise(st, step, truncated=len(st.message.kept) < st.message.size)
+    st.wait(Pending(".", step))
+    st.transaction = None
 
-    def _read_data(self) -> bool:
-        """DATA mode: the message runs up to a line holding a single dot."""
-        if not len(self.client):
-            return False
-        end = self.client.find(b"\r\n.\r\n")
-        at_start = self.message_size == 0 and self.client.buffer.startswith(b".\r\n")
-        if at_start:
-            chunk = self.client.take(3)
-            self._message_bytes(chunk, b"")
-            self._message_end(chunk)
-            return True
-        if end < 0:
-            # Take whole lines only: the terminator, or a CRLF, may be split across segments.
-            cut = self.client.buffer.rfind(b"\n", 0, len(self.client) - 4) + 1
-            if cut <= 0:
-                if len(self.client) <= smtp_text.MAX_TEXT_LINE * 64:
-                    return False
-                cut = len(self.client) - 4  # an absurdly long line: do not hold it forever
-            chunk = self.client.take(cut)
-            self._message_bytes(chunk, chunk.data)
-            return True
-        chunk = self.client.take(end + 5)
-        self._message_bytes(chunk, chunk.data[: end + 2])
-        self._message_end(chunk)
-        return True
 
-    def _message_bytes(self, chunk: Chunk, data: bytes) -> None:
-        if self.data_step is None:
-            self.data_step = self.m.step("message", chunk.frames, self.m.rel(chunk.time), Side.CLIENT)
-        else:
-            self.m.add_frames(self.data_step, chunk.frames)
-        self.message_size += len(data)
-        self.m.check_text(chunk, data)
-        room = _MESSAGE_KEEP - len(self.message)
-        if room > 0:
-            self.message += data[:room]
+def summarise(st: DialogueState, step: Step, truncated: bool) -> None:
+    """The message as read so far is the transaction's."""
+    message = st.message.summary(dot_stuffed=st.mode is State.DATA, truncated=truncated or st.message_truncated(step))
+    st.builder.message(st.transaction, step, message, "message_size" if step.name == "bdat" else "size")
 
-    def _message_end(self, chunk: Chunk) -> None:
-        step = self.data_step
-        assert step is not None
-        self._summarise(step, truncated=len(self.message) < self.message_size)
-        self.mode = Mode.COMMAND
-        self._wait(Pending(".", step))
-        self.transaction = None
 
-    def _summarise(self, step: Step, truncated: bool) -> None:
-        raw = unstuff(bytes(self.message)) if self.mode is Mode.DATA else bytes(self.message)
-        message = summarise(raw, self.message_size, truncated or self.m.gap_in(step.frames))
-        if step.name == "bdat":
-            step.facts.update(message_size=self.message_size, subject=message.headers.get("subject", ""))
-        else:
-            step.facts.update(size=self.message_size, subject=message.headers.get("subject", ""))
-        if self.transaction is not None:
-            self.transaction.message = message
-            merge(self.transaction.frames, step.frames)
-        self.message.clear()
-        self.message_size = 0
-        self.data_step = None
+def bdat_chunk(st: DialogueState, chunk: BdatChunk) -> None:
+    st.message.bdat_left -= len(chunk.data)
+    step = st.message.bdat_step
+    if step is not None and chunk.frames:
+        st.builder.add_frames(step, chunk.frames)
+    st.message.add(chunk.data)
 
-    def _read_bdat(self) -> bool:
-        gap = self.client.next_gap()
-        if gap is not None and gap.offset == self.client.consumed:
-            # The chunk's bytes went missing from the capture: count them as sent.
-            lost = min(gap.size, self.bdat_left)
-            self.bdat_left -= lost
-            self.message_size += lost
-            gap.offset += lost
-            gap.size -= lost
-            if self.bdat_left == 0:
-                self._bdat_done(truncated=True)
-                return True
-        if self.bdat_left and not len(self.client):
-            return False
-        want = self.bdat_left
-        if gap is not None and gap.size > 0:
-            want = min(want, gap.offset - self.client.consumed)
-        chunk = self.client.take(want)
-        self.bdat_left -= len(chunk.data)
-        step = self.bdat_step
-        if step is not None and chunk.frames:
-            self.m.add_frames(step, chunk.frames)
-        self.message += chunk.data[: max(0, _MESSAGE_KEEP - len(self.message))]
-        self.message_size += len(chunk.data)
-        if self.bdat_left == 0:
-            self._bdat_done(truncated=False)
-        return True
 
-    def _bdat_done(self, truncated: bool) -> None:
-        if self.bdat_last and self.bdat_step is not None:
-            self._summarise(self.bdat_step, truncated=truncated)
-            self.transaction = None  # BDAT LAST ends the transaction
-        self.mode = Mode.COMMAND
+def bdat_chunk_end(st: DialogueState, chunk: BdatChunk) -> None:
+    bdat_chunk(st, chunk)
+    _bdat_done(st, truncated=False)
+
+
+def bdat_lost(st: DialogueState, gap: Gap) -> None:
+    st.message.bdat_left -= gap.size
+    st.message.size += gap.size
+
+
+def bdat_lost_end(st: DialogueState, gap: Gap) -> None:
+    bdat_lost(st, gap)
+    _bdat_done(st, truncated=True)
+
+
+def _bdat_done(st: DialogueState, truncated: bool) -> None:
+    if st.message.bdat_last and st.message.bdat_step is not None:
+        summarise(st, st.message.bdat_step, truncated=truncated)
+        st.transaction = None  # BDAT LAST ends the transaction
+
+
+ACTIONS: dict[Action, Callable[[DialogueState, Any], None]] = {
+    Action.MESSAGE_TEXT: message_text,
+    Action.MESSAGE_END: message_end,
+    Action.BDAT_CHUNK: bdat_chunk,
+    Action.BDAT_CHUNK_END: bdat_chunk_end,
+    Action.BDAT_LOST: bdat_lost,
+    Action.BDAT_LOST_END: bdat_lost_end,
+}

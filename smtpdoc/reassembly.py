@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-# How many segments may wait behind a hole before we give up on it.
-_MAX_PENDING = 32
-
 
 @dataclass(slots=True)
 class Chunk:
@@ -40,6 +37,7 @@ class Gap:
 
 @dataclass
 class ByteStream:
+    max_pending: int  # segments that may wait behind a hole before we give up on it
     next_seq: int | None = None
     buffer: bytearray = field(default_factory=bytearray)
     consumed: int = 0  # absolute offset of buffer[0]
@@ -61,7 +59,7 @@ class ByteStream:
             self.next_seq = seq
         if seq > self.next_seq:
             self._pending[seq] = (payload, frame, time)
-            if len(self._pending) > _MAX_PENDING:
+            if len(self._pending) > self.max_pending:
                 return self.skip_hole()
             return False
         grew = self._append(seq, payload, frame, time)

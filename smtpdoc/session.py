@@ -6,47 +6,43 @@ A `SessionMachine` is fed the `Packet`s of one TCP stream in capture order
 and never does I/O. It rebuilds both byte streams (client → server and
 server → client) from TCP sequence numbers, so SMTP lines are cut from the
 bytes themselves rather than from tshark's SMTP fields (which mis-read a
-split STARTTLS, pipelined commands and BDAT). Complete lines drive a
-`Dialogue` (smtpdoc.dialogue); every reply answers the oldest command still
-waiting, which is also what RFC 2920 pipelining requires.
+split STARTTLS, pipelined commands and BDAT). The bytes drive a `Dialogue`
+(smtpdoc.dialogue): readers cut them into SMTP events, and the transition
+table loaded from the catalog says what each event means.
 
 After "220" answers STARTTLS, or from the first byte on an implicit-TLS port,
 the stream is TLS. Records then come from tshark's TLS dissection
 (`Packet.tls`) and are sorted into the TLS handshake or the encrypted phase
-by `smtpdoc.tls_phase`; decrypted bytes, when tshark had keys, feed a second, inner
-dialogue whose steps are marked `inside_tls`.
+(smtpdoc.tls_records, smtpdoc.tls_phase); decrypted bytes, when tshark had
+keys, feed a second, inner dialogue whose steps are marked `inside_tls`.
 
 Surprises are never raised: they become findings, named data with frames.
-The machine fills the model's structure; the words come from the catalog
-later (smtpdoc.explain); the findings that need the whole session come from
-`smtpdoc.judge`. `smtpdoc.demux` hands the packets of many streams to their
-machines and releases each finished session in capture order.
+A `SessionBuilder` (smtpdoc.builder) is the only writer of the Session; the
+words come from the catalog later (smtpdoc.explain); the findings that need
+the whole session come from `smtpdoc.judge`. `smtpdoc.demux` hands the
+packets of many streams to their machines and releases each finished
+session in capture order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from smtpdoc import smtp_text
-from smtpdoc.dialogue import Dialogue
-from smtpdoc.dialogue_types import Mode, Side
-from smtpdoc.judge import judge
-from smtpdoc.model import Endpoint, Finding, Session, Step, TlsSummary
-from smtpdoc.packets import (
-    APPLICATION_DATA,
-    Alert,
-    Certificate,
-    ClientHello,
-    Packet,
-    ServerHello,
-)
-from smtpdoc.reassembly import Chunk
-from smtpdoc.tls_phase import TLS12, TLS13, TlsPhase
+from smtpdoc import judge, tls_records
+from smtpdoc.builder import SessionBuilder
+from smtpdoc.catalog.rules import State, load_rules
+from smtpdoc.dialogue import Dialogue, Link
+from smtpdoc.events import CLIENT, SERVER, Closed, Side
+from smtpdoc.model import Endpoint, Session, Step
+from smtpdoc.names import StepName
+from smtpdoc.packets import Packet
+from smtpdoc.reassembly import ByteStream
+from smtpdoc.tls_phase import HANDSHAKE_STEP, TlsPhase
 
-SMTP_PORTS = frozenset({25, 587, 465})
-IMPLICIT_TLS_PORTS = frozenset({465})
-_CLOSE_NOTIFY = 0
+_RULES = load_rules()
+SMTP_PORTS = _RULES.smtp_ports
+IMPLICIT_TLS_PORTS = _RULES.implicit_tls_ports
+_KEPT_WHEN_NOT_SMTP: frozenset[StepName] = frozenset({"tcp_handshake", "close"})
 
 
 @dataclass
@@ -66,117 +62,23 @@ class Options:
 class SessionMachine:
     def __init__(self, stream: int, options: Options | None = None) -> None:
         self.options = options or Options()
-        self.stream = stream
-        self.session: Session = Session(
-            index=0,
-            stream=stream,
-            client=Endpoint("", 0),
-            server=Endpoint("", 0),
-            start=0.0,
-            first_frame=0,
-            last_frame=0,
-        )
+        self.rules = _RULES
+        self.b = SessionBuilder(stream, self.rules)
+        self.session: Session = self.b.session  # read-only here: the builder writes it
         self.started = False
         self.client_addr: tuple[str, int] | None = None
-        self.outer = Dialogue(self, inside_tls=False)
+        client = ByteStream(self.rules.max_pending_segments)
+        self.link = Link(self.options.reveal_secrets, outer_client=client)
+        self.outer = Dialogue(self.b, self.rules, self.link, inside_tls=False, client=client)
         self.inner: Dialogue | None = None
         self.handshake = _Handshake()
         self.tls: TlsPhase | None = None
-        self.tls_active = False
-        self.starttls_requested = False
         self.fins: set[Side] = set()
         self.reset = False
         self.close_step: Step | None = None
         self.handshake_step: Step | None = None
-        self.seen: dict[Side, int] = {Side.CLIENT: 0, Side.SERVER: 0}
-        self.payload_seen: dict[Side, int] = {Side.CLIENT: 0, Side.SERVER: 0}
-        self.not_smtp_seen = False
-        self._findings: dict[tuple[str, str], Finding] = {}
+        self.seen: dict[Side, int] = {CLIENT: 0, SERVER: 0}
         self.last_time = 0.0
-        self._inside = False  # True while the inner (decrypted) dialogue is being read
-
-    # -- helpers used by the dialogue ----------------------------------------------------
-    @property
-    def reveal_secrets(self) -> bool:
-        return self.options.reveal_secrets
-
-    def rel(self, time: float) -> float:
-        return round(max(0.0, time - self.session.start), 6)
-
-    def step(
-        self,
-        name: str,
-        frames: list[int],
-        time: float,
-        side: Side,
-        lines: list[str] | None = None,
-        facts: dict[str, object] | None = None,
-    ) -> Step:
-        step = Step(
-            name=name,
-            frames=list(frames),
-            time=time,
-            direction=side.value,
-            lines=lines or [],
-            facts=dict(facts or {}),
-            inside_tls=self._inside,
-        )
-        self.session.steps.append(step)
-        self._assign(frames, name)
-        return step
-
-    def add_frames(self, step: Step, frames: Iterable[int]) -> None:
-        for frame in frames:
-            if frame not in step.frames:
-                step.frames.append(frame)
-        self._assign(step.frames, step.name)
-
-    def _assign(self, frames: Iterable[int], name: str) -> None:
-        for frame in frames:
-            self.session.frame_steps.setdefault(frame, name)
-
-    def finding(self, name: str, frames: list[int], detail: str = "") -> None:
-        key = (name, detail) if name in ("error_reply",) else (name, "")
-        existing = self._findings.get(key)
-        if existing is not None:
-            for frame in frames:
-                if frame not in existing.frames:
-                    existing.frames.append(frame)
-            return
-        found = Finding(name=name, frames=list(frames), detail=detail)
-        self._findings[key] = found
-        self.session.findings.append(found)
-
-    def check_line(self, chunk: Chunk, limit: int, kind: str) -> None:
-        if len(chunk.data) > limit:
-            self.finding("line_too_long", chunk.frames, f"{kind} line of {len(chunk.data)} bytes (limit {limit})")
-        problem = smtp_text.line_ending_problem(chunk.data)
-        if problem:
-            self.finding("bare_line_ending", chunk.frames, f"{problem} in a {kind} line")
-
-    def check_text(self, chunk: Chunk, data: bytes) -> None:
-        """Message text: bare CR/LF and over-long lines."""
-        for line in data.split(b"\n"):
-            if len(line) + 1 > smtp_text.MAX_TEXT_LINE:
-                self.finding("line_too_long", chunk.frames, f"message line of {len(line) + 1} bytes (limit 1000)")
-                break
-        stripped = data.replace(b"\r\n", b"")
-        kinds = [kind for kind, byte in (("bare LF", b"\n"), ("bare CR", b"\r")) if byte in stripped]
-        if kinds:
-            self.finding("bare_line_ending", chunk.frames, f"{' and '.join(kinds)} in the message")
-
-    def not_smtp(self, chunk: Chunk, side: Side) -> None:
-        if not self.not_smtp_seen:
-            self.not_smtp_seen = True
-            sample = smtp_text.text(chunk.data[:40]).strip()
-            self.finding("not_smtp", chunk.frames, f"{side.value} sent {sample!r}")
-
-    def server_silent(self) -> bool:
-        return self.payload_seen[Side.SERVER] == 0
-
-    def gap_in(self, frames: list[int]) -> bool:
-        gaps = {g.frame for g in self.outer.client.gaps}
-        return any(frame in gaps for frame in frames)
 
     # -- feeding -------------------------------------------------------------------------
     def feed(self, packet: Packet) -> None:
@@ -184,33 +86,41 @@ class SessionMachine:
             self._start(packet)
         side = self._side(packet)
         self.seen[side] += 1
-        self.session.last_frame = packet.number
+        self.b.last_frame(packet.number)
         self.last_time = packet.time
         self._tcp_flags(packet, side)
-        if packet.payload:
-            self.payload_seen[side] += 1
+        if packet.payload and side is SERVER:
+            self.link.server_payloads += 1
         if self.tls is not None:
             self._tls_packet(packet, side)
         elif packet.payload or packet.ack:
-            peer = self.outer.server if side is Side.CLIENT else self.outer.client
+            peer = self.outer.server if side is CLIENT else self.outer.client
             if packet.ack and peer.acked(packet.ack_number):
-                self.outer.pump()
-            stream = self.outer.client if side is Side.CLIENT else self.outer.server
+                self._pump_outer()
+            stream = self.outer.client if side is CLIENT else self.outer.server
             if packet.syn:
                 stream.start_at(packet.seq + 1)
             if stream.add(packet.seq, packet.payload, packet.number, packet.time):
-                if self._looks_like_tls(packet, side):
-                    self.start_tls(implicit=True, frame=packet.number)
+                if self._looks_like_tls(packet):
+                    self._start_tls(implicit=True, frame=packet.number)
                     self._tls_packet(packet, side, already_added=True)
                 else:
-                    self.outer.pump()
+                    self._pump_outer()
                     if self.tls is not None:
                         self._tls_leftover()
 
+    def _pump_outer(self) -> None:
+        self.outer.pump()
+        self._upgrade(self.outer)
+
+    def _upgrade(self, dialogue: Dialogue) -> None:
+        """A 220 answered STARTTLS: from here on the connection carries TLS."""
+        if dialogue.st.upgraded:
+            dialogue.st.upgraded = False
+            self._start_tls(implicit=False)
+
     def _start(self, packet: Packet) -> None:
         self.started = True
-        self.session.start = packet.time
-        self.session.first_frame = packet.number
         ports = self.options.smtp_ports
         if packet.syn and not packet.ack:
             client = (packet.src, packet.sport)
@@ -225,18 +135,17 @@ class SessionMachine:
         else:
             client = (packet.src, packet.sport)
         self.client_addr = client
+        src, dst = Endpoint(packet.src, packet.sport), Endpoint(packet.dst, packet.dport)
         if client == (packet.src, packet.sport):
-            self.session.client = Endpoint(packet.src, packet.sport)
-            self.session.server = Endpoint(packet.dst, packet.dport)
+            self.b.start(packet.time, packet.number, client=src, server=dst)
         else:
-            self.session.client = Endpoint(packet.dst, packet.dport)
-            self.session.server = Endpoint(packet.src, packet.sport)
+            self.b.start(packet.time, packet.number, client=dst, server=src)
 
     def _side(self, packet: Packet) -> Side:
-        return Side.CLIENT if (packet.src, packet.sport) == self.client_addr else Side.SERVER
+        return CLIENT if (packet.src, packet.sport) == self.client_addr else SERVER
 
-    def _looks_like_tls(self, packet: Packet, side: Side) -> bool:
-        if self.outer.greeted or self.outer.commands:
+    def _looks_like_tls(self, packet: Packet) -> bool:
+        if self.outer.st.greeted or self.outer.st.commands:
             return False
         if packet.tls or packet.tls_layer:
             return True
@@ -252,7 +161,7 @@ class SessionMachine:
             hs.synack = packet
             self._handshake_step(packet)
         elif (
-            side is Side.CLIENT
+            side is CLIENT
             and hs.synack is not None
             and hs.ack is None
             and packet.ack
@@ -262,34 +171,35 @@ class SessionMachine:
             hs.ack = packet
             self._handshake_step(packet)
         if packet.fin or packet.rst:
-            if packet.fin:
-                self.fins.add(side)
-            if packet.rst:
-                self.reset = True
-            how = "RST" if self.reset else "FIN"
-            if self.close_step is None:
-                self.close_step = self.step(
-                    "close", [packet.number], self.rel(packet.time), side, facts={"how": how, "by": side.value}
-                )
-            else:
-                self.add_frames(self.close_step, [packet.number])
-                self.close_step.facts["how"] = how
-                self.close_step.direction = "both"
+            self._closed(Closed(side, packet.fin, packet.rst, packet.number, packet.time))
+
+    def _closed(self, event: Closed) -> None:
+        if event.fin:
+            self.fins.add(event.side)
+        if event.reset:
+            self.reset = True
+        how = "RST" if self.reset else "FIN"
+        if self.close_step is None:
+            facts = {"how": how, "by": event.side}
+            self.close_step = self.b.step("close", [event.frame], self.b.rel(event.time), event.side, facts=facts)
+        else:
+            self.b.add_frames(self.close_step, [event.frame])
+            self.b.facts(self.close_step, how=how)
+            self.b.set_direction(self.close_step, "both")
 
     def _handshake_step(self, packet: Packet) -> None:
         hs = self.handshake
         if self.handshake_step is None:
-            self.handshake_step = self.step("tcp_handshake", [packet.number], self.rel(packet.time), Side.CLIENT)
+            self.handshake_step = self.b.step("tcp_handshake", [packet.number], self.b.rel(packet.time), CLIENT)
         else:
-            self.add_frames(self.handshake_step, [packet.number])
-        facts = self.handshake_step.facts
-        facts["client"] = str(self.session.client)
-        facts["server"] = str(self.session.server)
+            self.b.add_frames(self.handshake_step, [packet.number])
+        step = self.handshake_step
+        self.b.facts(step, client=str(self.session.client), server=str(self.session.server))
         if hs.syn is not None and hs.ack is not None:
-            facts["rtt_ms"] = round((hs.ack.time - hs.syn.time) * 1000, 3)
+            self.b.facts(step, rtt_ms=round((hs.ack.time - hs.syn.time) * 1000, 3))
         elif hs.syn is not None and hs.synack is not None:
-            facts["rtt_ms"] = round((hs.synack.time - hs.syn.time) * 1000, 3)
-        self.handshake_step.direction = "both"
+            self.b.facts(step, rtt_ms=round((hs.synack.time - hs.syn.time) * 1000, 3))
+        self.b.set_direction(step, "both")
 
     def needs_decode_as(self) -> int | None:
         """The server port to re-dissect as SMTP: SMTP went to TLS on a port tshark does not know.
@@ -298,7 +208,7 @@ class SessionMachine:
         the decrypted bytes to SMTP and read TLS from the right frame on.
         """
         port = self.session.server.port
-        if port in self.options.smtp_ports or not self.outer.greeted or self.session.tls is None:
+        if port in self.options.smtp_ports or not self.outer.st.greeted or self.session.tls is None:
             return None
         return port
 
@@ -306,134 +216,61 @@ class SessionMachine:
     def closed(self) -> bool:
         return self.reset or len(self.fins) == 2
 
+    @property
+    def reading_message(self) -> bool:
+        """Is the client still sending a DATA message (a FIN may come before its last bytes)?"""
+        return self.outer.mode is State.DATA
+
     # -- TLS -----------------------------------------------------------------------------
-    def start_tls(self, implicit: bool, frame: int | None = None) -> None:
+    def _start_tls(self, implicit: bool, frame: int | None = None) -> None:
         self.tls = TlsPhase()
-        self.tls_active = True
-        self.outer.mode = Mode.TLS
-        self.session.tls = TlsSummary(implicit=implicit)
+        self.link.tls_active = True
+        self.b.tls(implicit=implicit)
         if implicit:
-            self.finding("implicit_tls", [frame] if frame else [], f"port {self.session.server.port}")
+            self.outer.implicit_tls(frame or 0)
 
     def _tls_leftover(self) -> None:
         """Bytes read past the STARTTLS reply belong to TLS: hand them over."""
-        for side, stream in ((Side.CLIENT, self.outer.client), (Side.SERVER, self.outer.server)):
+        sides: tuple[tuple[Side, ByteStream], ...] = ((CLIENT, self.outer.client), (SERVER, self.outer.server))
+        for side, stream in sides:
             if len(stream):
-                chunk = stream.take(len(stream))
-                self._count(side, len(chunk.data))
+                self.b.tls_bytes(side, len(stream.take(len(stream)).data))
 
     def _tls_packet(self, packet: Packet, side: Side, already_added: bool = False) -> None:
-        assert self.tls is not None and self.session.tls is not None
+        tls = self.tls
+        assert tls is not None
         if packet.payload:
             # The connection's byte stream goes on through TLS: it still drops retransmissions.
-            stream = self.outer.client if side is Side.CLIENT else self.outer.server
+            stream = self.outer.client if side is CLIENT else self.outer.server
             if not already_added:
                 stream.add(packet.seq, packet.payload, packet.number, packet.time)
-            self._count(side, len(stream.take(len(stream)).data))
+            self.b.tls_bytes(side, len(stream.take(len(stream)).data))
         for record in packet.tls:
-            self._tls_record(packet, side, record.content_type, record.messages)
+            tls_records.record(self.b, self.rules, tls, side, record, packet.number, packet.time)
         if packet.payload and not packet.tls and packet.number not in self.session.frame_steps:
             # Continuation of a record tshark reassembled elsewhere: same phase as before.
-            current = self.tls.encrypted if self.tls.established else self.tls.handshake
+            current = tls.encrypted if tls.established else tls.handshake
             if current is not None:
-                self.add_frames(current, [packet.number])
-            elif self.tls.handshake is None and not packet.tls_layer:
-                self._tls_step("tls_handshake", packet, side)
+                self.b.add_frames(current, [packet.number])
+            elif tls.handshake is None and not packet.tls_layer:
+                tls_records.tls_step(self.b, tls, HANDSHAKE_STEP, packet.number, packet.time, side)
         if packet.decrypted:
-            self.session.tls.decrypted = True
+            self.b.tls_fact(decrypted=True)
         if packet.plaintext:
             self._inner(packet, side)
 
-    def _count(self, side: Side, size: int) -> None:
-        assert self.session.tls is not None
-        self.session.tls.bytes[side.value] += size
-
-    def _tls_record(self, packet: Packet, side: Side, ctype: int, messages: tuple[object, ...]) -> None:
-        tls = self.tls
-        summary = self.session.tls
-        assert tls is not None and summary is not None
-        for message in messages:
-            if isinstance(message, ClientHello):
-                summary.client_hello = {
-                    "sni": message.sni,
-                    "versions": list(message.versions),
-                    "alpn": list(message.alpn),
-                    "cipher_count": message.cipher_count,
-                    "session_id": message.session_id,
-                    "frame": packet.number,
-                }
-            elif isinstance(message, ServerHello):
-                tls.version = message.version
-                summary.server_hello = {
-                    "version": message.version,
-                    "cipher": message.cipher,
-                    "alpn": message.alpn,
-                    "frame": packet.number,
-                }
-                if message.version < TLS12:
-                    self.finding("tls_old_version", [packet.number], f"0x{message.version:04x}")
-                offered = (summary.client_hello or {}).get("session_id")
-                echoed = message.version < TLS13 and message.session_id and message.session_id == offered
-                if message.psk or echoed:
-                    summary.resumed = True
-                    self.finding("tls_resumed", [packet.number], "pre-shared key" if message.psk else "session id")
-            elif isinstance(message, Certificate) and summary.certificate is None:
-                summary.certificate = {
-                    "subject": message.subject,
-                    "issuer": message.issuer,
-                    "not_before": message.not_before,
-                    "not_after": message.not_after,
-                    "frame": packet.number,
-                }
-            elif isinstance(message, Alert) and not message.encrypted:
-                summary.alerts.append(
-                    {
-                        "level": message.level,
-                        "description": message.description,
-                        "frame": packet.number,
-                        "by": side.value,
-                    }
-                )
-                if message.description != _CLOSE_NOTIFY:
-                    self.finding("tls_alert", [packet.number], f"alert {message.description}")
-                    if message.level == 2 and not tls.established:
-                        self.finding("tls_handshake_failure", [packet.number], f"fatal alert {message.description}")
-        if ctype == APPLICATION_DATA:
-            summary.records[side.value] += 1
-        phase = tls.phase(side, ctype)
-        summary.established = tls.established
-        self._tls_step(phase, packet, side)
-
-    def _tls_step(self, name: str, packet: Packet, side: Side) -> None:
-        tls = self.tls
-        assert tls is not None
-        current = tls.handshake if name == "tls_handshake" else tls.encrypted
-        if current is None:
-            current = self.step(name, [packet.number], self.rel(packet.time), side)
-            if name == "tls_handshake":
-                tls.handshake = current
-            else:
-                tls.encrypted = current
-        else:
-            self.add_frames(current, [packet.number])
-            if current.direction != side.value:
-                current.direction = "both"
-
     def _inner(self, packet: Packet, side: Side) -> None:
-        assert self.session.tls is not None and packet.plaintext is not None
+        assert packet.plaintext is not None
         if self.inner is None:
-            self.inner = Dialogue(self, inside_tls=True)
+            self.inner = Dialogue(self.b, self.rules, self.link, inside_tls=True)
             # After STARTTLS the greeting came before TLS; with implicit TLS it comes inside.
-            self.inner.greeted = self.outer.greeted
-            self.inner.helo = self.outer.helo
-        stream = self.inner.client if side is Side.CLIENT else self.inner.server
+            self.inner.st.greeted = self.outer.st.greeted
+            self.inner.st.helo = self.outer.st.helo
+        stream = self.inner.client if side is CLIENT else self.inner.server
         seq = stream.next_seq if stream.next_seq is not None else 0
         stream.add(seq, packet.plaintext, packet.number, packet.time)
-        self._inside = True
-        try:
-            self.inner.pump()
-        finally:
-            self._inside = False
+        self.inner.pump()
+        self._upgrade(self.inner)
 
     # -- the end -------------------------------------------------------------------------
     def finish(self) -> Session:
@@ -441,37 +278,52 @@ class SessionMachine:
         for stream in (self.outer.client, self.outer.server):
             while stream.skip_hole():
                 pass
-        self.outer.pump()
+        self._pump_outer()
         s = self.session
-        s.duration = round(max(0.0, self.last_time - s.start), 6)
+        self.b.duration(self.last_time)
         for stream in (self.outer.client, self.outer.server):
             for gap in stream.gaps:
-                self.finding("data_gap", [gap.frame], f"{gap.size} bytes missing")
-        if self.outer.mode is Mode.DATA and self.outer.data_step is not None:
-            self.outer._summarise(self.outer.data_step, truncated=True)
-        if self.not_smtp_seen and not self.outer.greeted and self.tls is None:
+                self.b.finding("data_gap", [gap.frame], self.b.detail("data_gap", size=gap.size))
+        self.outer.finish()
+        if self.link.not_smtp_seen and not self.outer.st.greeted and self.tls is None:
             self._not_smtp_at_all()
         if self.tls is not None and self.tls.encrypted is not None and s.tls is not None:
             enc = self.tls.encrypted
-            enc.facts.update(
+            self.b.facts(
+                enc,
                 records=s.tls.records["client"] + s.tls.records["server"],
                 bytes_c2s=s.tls.bytes["client"],
                 bytes_s2c=s.tls.bytes["server"],
-                duration=round(self._duration(enc), 3),
+                duration=round(self.last_time - (s.start + enc.time), 3),
             )
         if self.tls is not None and self.tls.handshake is not None and s.tls is not None:
             hello = s.tls.server_hello or {}
             client_hello = s.tls.client_hello or {}
-            self.tls.handshake.facts.update(
-                version=hello.get("version"), cipher=hello.get("cipher"), sni=client_hello.get("sni")
+            self.b.facts(
+                self.tls.handshake,
+                version=hello.get("version"),
+                cipher=hello.get("cipher"),
+                sni=client_hello.get("sni"),
             )
             if not self.tls.established and self.closed:
-                self.finding(
-                    "tls_handshake_failure", self.tls.handshake.frames[-1:], "closed before the handshake finished"
-                )
-        judge(self)
-        s.steps.sort(key=lambda st: st.frames[0] if st.frames else 0)
-        return s
+                detail = self.b.detail("tls_closed_early")
+                self.b.finding("tls_handshake_failure", self.tls.handshake.frames[-1:], detail)
+        judge.judge(self.b, self._observed())
+        return self.b.finish()
+
+    def _observed(self) -> judge.Observed:
+        tls = self.tls
+        return judge.Observed(
+            syn_seen=self.handshake.syn is not None,
+            greeted=self.outer.st.greeted,
+            client_packets=self.seen[CLIENT],
+            server_packets=self.seen[SERVER],
+            tls_started=tls is not None,
+            tls_version_seen=tls is not None and tls.version is not None,
+            tls_handshake_frame=tls.handshake.frames[0] if tls is not None and tls.handshake is not None else None,
+            starttls_requested=self.link.starttls_requested,
+            decrypted=self.inner is not None,
+        )
 
     def _not_smtp_at_all(self) -> None:
         """The server never greeted and spoke something else: no SMTP step is real here.
@@ -479,14 +331,7 @@ class SessionMachine:
         Words the client sent (an HTTP request line looks like a command) are not explained
         as SMTP; the TCP set-up and close still are, with one sentence on what was seen.
         """
-        s = self.session
-        kept = ("tcp_handshake", "close")
-        s.steps = [st for st in s.steps if st.name in kept]
-        s.frame_steps = {frame: name for frame, name in s.frame_steps.items() if name in kept}
-        s.findings = [f for f in s.findings if f.name == "not_smtp"]
-        s.transactions = []
-        detail = s.findings[0].detail if s.findings else "no SMTP reply"
-        s.notes.append(f"This connection does not speak SMTP ({detail}); only its TCP set-up and close are explained.")
-
-    def _duration(self, step: Step) -> float:
-        return self.last_time - (self.session.start + step.time)
+        self.b.keep_only(_KEPT_WHEN_NOT_SMTP, "not_smtp")
+        findings = self.session.findings
+        detail = findings[0].detail if findings else self.b.detail("no_smtp_reply")
+        self.b.note("not_smtp", detail=detail)

@@ -7,16 +7,25 @@ import binascii
 import re
 from dataclasses import dataclass
 
-# RFC 5321 §4.5.3.1.4 and §4.5.3.1.5, counting the CRLF.
-MAX_COMMAND_LINE = 512
-MAX_REPLY_LINE = 512
-MAX_TEXT_LINE = 1000
-
 _REPLY = re.compile(rb"^([0-9]{3})([ -]?)(.*)$", re.DOTALL)
 _ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?:\s|$)")
 _BRACKETED = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
 _VERB = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{1,15}$")
 _MASKED_STARTTLS = re.compile(r"^X{4,}A$|^XXXXXXXA$", re.IGNORECASE)
+
+
+# The line limits are catalog rules (steps.toml [rules]); these names stay for the Wireshark
+# Lua generator (smtpdoc.wireshark.lua) while it still reads them from here.
+_LIMITS = {"MAX_COMMAND_LINE": "max_command_line", "MAX_REPLY_LINE": "max_reply_line", "MAX_TEXT_LINE": "max_text_line"}
+
+
+def __getattr__(name: str) -> int:
+    if name in _LIMITS:
+        from smtpdoc.catalog.rules import load_rules
+
+        value: int = getattr(load_rules(), _LIMITS[name])
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def text(data: bytes) -> str:

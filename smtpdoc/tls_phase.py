@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from smtpdoc.dialogue_types import Side
+from smtpdoc.events import CLIENT, Side
 from smtpdoc.model import Step
+from smtpdoc.names import StepName
 from smtpdoc.packets import ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE
 
 TLS13 = 0x0304
 TLS12 = 0x0303
 
-HANDSHAKE_STEP = "tls_handshake"
-ENCRYPTED_STEP = "encrypted"
+HANDSHAKE_STEP: StepName = "tls_handshake"
+ENCRYPTED_STEP: StepName = "encrypted"
 
 
 @dataclass
@@ -31,7 +32,7 @@ class TlsPhase:
     handshake: Step | None = None
     encrypted: Step | None = None
 
-    def phase(self, side: Side, ctype: int) -> str:
+    def phase(self, side: Side, ctype: int) -> StepName:
         """The step of a record of content type `ctype` sent by `side`."""
         if self.established:
             return HANDSHAKE_STEP if ctype == HANDSHAKE else ENCRYPTED_STEP
@@ -41,7 +42,7 @@ class TlsPhase:
             self.finished.add(side)  # TLS <= 1.2: the encrypted Finished follows CCS
         elif ctype == APPLICATION_DATA:
             if self.version == TLS13:
-                if side is Side.CLIENT:
+                if side is CLIENT:
                     self.finished.add(side)  # the client's Finished, protected
                     self.established = True
                 return HANDSHAKE_STEP

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from smtpdoc import dialogue, reassembly, session
+from smtpdoc import session
 from smtpdoc.catalog import load_catalog
+from smtpdoc.catalog import rules as engine_rules
 from smtpdoc.wireshark.lua import LUA_FINDINGS, render_lua
 from smtpdoc.wireshark.rules import load_rules
 
@@ -119,11 +120,13 @@ def test_dissector_text_comes_from_the_catalog() -> None:
 
 def test_rule_table_matches_the_python_machine() -> None:
     rules = load_rules()
-    assert set(rules.command_steps) == set(dialogue._COMMAND_HANDLERS)
-    assert set(rules.greeting_codes) == set(dialogue._GREETING_CODES)
+    machine = engine_rules.load_rules()
+    assert rules.command_steps == {verb: c.step for verb, c in machine.commands.items()}
+    assert rules.reply_steps == {verb: c.reply_step for verb, c in machine.commands.items() if c.reply_step}
+    assert set(rules.greeting_codes) == set(machine.greeting_codes)
     assert set(rules.smtp_ports) == set(session.SMTP_PORTS)
     assert set(rules.implicit_tls_ports) == set(session.IMPLICIT_TLS_PORTS)
-    assert rules.max_pending_segments == reassembly._MAX_PENDING
+    assert rules.max_pending_segments == machine.max_pending_segments
 
 
 @needs_tshark

@@ -1,0 +1,139 @@
+"""Readers: one direction's reassembled bytes → SMTP events (smtpdoc.events).
+
+Which reader runs depends on the dialogue's state (as in h11's READERS): lines while
+commands are read, message text up to the final dot after DATA, a counted chunk after
+BDAT. A reader only cuts bytes; it never decides what a line means.
+"""
+
+from __future__ import annotations
+
+from smtpdoc import smtp_text
+from smtpdoc.events import BdatChunk, CommandLine, Gap, MessageChunk, MessageEnd, NotReplyLine, Reply, ReplyLine
+from smtpdoc.reassembly import ByteStream
+
+# An unterminated message line longer than this many max-length lines is passed on
+# rather than held forever.
+_HOLD_LINES = 64
+
+
+def _merge(frames: list[int], more: list[int]) -> None:
+    for frame in more:
+        if frame not in frames:
+            frames.append(frame)
+
+
+class ServerReader:
+    """Server bytes → reply lines, each complete reply after its last line."""
+
+    def __init__(self, stream: ByteStream) -> None:
+        self.stream = stream
+        self._lines: list[ReplyLine] = []
+        self._complete = False
+
+    def next_event(self) -> ReplyLine | NotReplyLine | Reply | None:
+        if self._complete:
+            self._complete = False
+            lines, self._lines = self._lines, []
+            frames: list[int] = []
+            for line in lines:
+                _merge(frames, list(line.frames))
+            return Reply(
+                code=lines[-1].code, lines=tuple(line.text for line in lines), frames=tuple(frames), time=lines[0].time
+            )
+        end = self.stream.find(b"\n")
+        if end < 0:
+            return None
+        chunk = self.stream.take(end + 1)
+        parsed = smtp_text.parse_reply_line(chunk.data.rstrip(b"\r\n"))
+        if parsed is None:
+            return NotReplyLine(chunk.data, tuple(chunk.frames), chunk.time)
+        line = ReplyLine(parsed.code, parsed.last, parsed.text, chunk.data, tuple(chunk.frames), chunk.time)
+        self._lines.append(line)
+        self._complete = parsed.last
+        return line
+
+
+class ClientReader:
+    """Client bytes → command lines, message text, BDAT chunks, and the gaps among them."""
+
+    def __init__(self, stream: ByteStream, max_text_line: int) -> None:
+        self.stream = stream
+        self._hold = max_text_line * _HOLD_LINES
+        self._end: MessageEnd | None = None
+
+    # -- lines ---------------------------------------------------------------------------
+    def torn_line(self) -> Gap | None:
+        """Bytes went missing inside the next line: drop it up to its end (it is no command)."""
+        s = self.stream
+        gap = s.next_gap()
+        if gap is not None and gap.size > 0 and 0 < gap.offset - s.consumed <= len(s):
+            end = s.find(b"\n", gap.offset - s.consumed)
+            if end >= 0:
+                chunk = s.take(end + 1)
+                gap.size = 0
+                return Gap(size=len(chunk.data), frames=tuple(chunk.frames))
+        return None
+
+    def next_line(self) -> CommandLine | None:
+        end = self.stream.find(b"\n")
+        if end < 0:
+            return None
+        chunk = self.stream.take(end + 1)
+        return CommandLine(chunk.data, tuple(chunk.frames), chunk.time)
+
+    def more_in_frame(self, frames: tuple[int, ...]) -> bool:
+        """Do unread bytes follow in one of these frames (a command pipelined behind)?"""
+        return len(self.stream) > 0 and self.stream.peek_frame() in frames
+
+    # -- DATA ----------------------------------------------------------------------------
+    def next_message(self, at_start: bool) -> MessageChunk | None:
+        """Message text in whole lines; after the last, `message_end` holds the final dot."""
+        s = self.stream
+        if not len(s):
+            return None
+        if at_start and s.buffer.startswith(b".\r\n"):
+            chunk = s.take(3)
+            self._end = MessageEnd(tuple(chunk.frames), chunk.time)
+            return MessageChunk(b"", self._end.frames, chunk.time)
+        end = s.find(b"\r\n.\r\n")
+        if end < 0:
+            # Take whole lines only: the terminator, or a CRLF, may be split across segments.
+            cut = s.buffer.rfind(b"\n", 0, len(s) - 4) + 1
+            if cut <= 0:
+                if len(s) <= self._hold:
+                    return None
+                cut = len(s) - 4  # an absurdly long line: do not hold it forever
+            chunk = s.take(cut)
+            return MessageChunk(chunk.data, tuple(chunk.frames), chunk.time)
+        chunk = s.take(end + 5)
+        self._end = MessageEnd(tuple(chunk.frames), chunk.time)
+        return MessageChunk(chunk.data[: end + 2], self._end.frames, chunk.time)
+
+    def message_end(self) -> MessageEnd | None:
+        """The line holding a single dot, once the text before it was read."""
+        end, self._end = self._end, None
+        return end
+
+    # -- BDAT ----------------------------------------------------------------------------
+    def bdat_gap(self, left: int) -> Gap | None:
+        """The chunk's next bytes are missing from the capture: up to `left` of them, counted as sent."""
+        s = self.stream
+        gap = s.next_gap()
+        if gap is None or gap.offset != s.consumed:
+            return None
+        lost = min(gap.size, left)
+        gap.offset += lost
+        gap.size -= lost
+        return Gap(size=lost)
+
+    def bdat_bytes(self, left: int) -> BdatChunk | None:
+        """Up to `left` bytes of the chunk, as far as they have arrived (and up to the next gap)."""
+        s = self.stream
+        if left and not len(s):
+            return None
+        gap = s.next_gap()
+        want = left
+        if gap is not None and gap.size > 0:
+            want = min(want, gap.offset - s.consumed)
+        chunk = s.take(want)
+        return BdatChunk(chunk.data, tuple(chunk.frames), chunk.time)
