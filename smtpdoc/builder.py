@@ -38,6 +38,11 @@ def merge(target: list[int], frames: Iterable[int]) -> None:
             target.append(frame)
 
 
+def number(session: Session, index: int) -> None:
+    """The session's 1-based position among the capture's SMTP sessions (given as they are released)."""
+    session.index = index
+
+
 class SessionBuilder:
     def __init__(self, stream: int, rules: Rules) -> None:
         self.rules = rules

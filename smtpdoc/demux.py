@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from smtpdoc.builder import number
 from smtpdoc.model import Session
 from smtpdoc.packets import Packet
 from smtpdoc.session import Options, SessionMachine
@@ -59,7 +60,7 @@ class Demux:
             session = self.done.pop(self.order.pop(0))
             if is_smtp(session, self.options):
                 self.index += 1
-                session.index = self.index
+                number(session, self.index)
                 yield session
 
     def close(self) -> Iterator[Session]:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from smtpdoc.builder import SessionBuilder
 from smtpdoc.catalog.rules import load_rules
 from smtpdoc.model import Endpoint
+
+from conftest import ROOT
 
 
 @pytest.fixture
@@ -69,3 +75,74 @@ def test_steps_are_ordered_by_first_frame_at_the_end(b: SessionBuilder) -> None:
     b.step("close", [9], 0.9, "client")
     b.step("tcp_handshake", [1], 0.0, "both")
     assert [s.name for s in b.finish().steps] == ["tcp_handshake", "close"]
+
+
+# -- the builder is the only writer ---------------------------------------------------------
+ENGINE = (
+    "session",
+    "demux",
+    "dialogue",
+    "dialogue_state",
+    "commands",
+    "replies",
+    "message_reading",
+    "message_text",
+    "judge",
+    "tls_records",
+    "tls_phase",
+    "readers",
+)
+_MUTATORS = {"append", "appendleft", "extend", "update", "insert", "clear", "sort", "pop", "remove", "setdefault"}
+
+
+def _model_fields() -> set[str]:
+    """Attribute names only the model has (bookkeeping records of the machine excluded)."""
+    from smtpdoc import dialogue_state, message_text, model, tls_phase
+
+    owned = {
+        f.name
+        for cls in (model.Session, model.Step, model.Transaction, model.Finding, model.TlsSummary, model.Recipient)
+        for f in dataclasses.fields(cls)
+    }
+    scratch = {
+        f.name
+        for cls in (dialogue_state.DialogueState, dialogue_state.Link, message_text.MessageText, tls_phase.TlsPhase)
+        for f in dataclasses.fields(cls)
+    }
+    return owned - scratch
+
+
+def _writes(path: Path, names: set[str]) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS:
+            targets = [node.func.value]
+        for target in targets:
+            while isinstance(target, ast.Subscript):
+                target = target.value
+            own = isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
+            if isinstance(target, ast.Attribute) and target.attr in names and not own:
+                found.append(f"{path.name}:{node.lineno} writes .{target.attr}")
+    return found
+
+
+@pytest.mark.parametrize("module", ENGINE)
+def test_only_the_builder_writes_the_model(module: str) -> None:
+    path = ROOT / "smtpdoc" / f"{module}.py"
+    assert _writes(path, _model_fields()) == []
+
+
+def test_the_write_check_sees_a_write() -> None:
+    assert _writes(ROOT / "smtpdoc" / "builder.py", _model_fields())
+
+
+def test_only_the_machine_changes_the_dialogue_state() -> None:
+    for module in ENGINE:
+        if module == "dialogue":
+            continue
+        assert _writes(ROOT / "smtpdoc" / f"{module}.py", {"mode"}) == [], module
