@@ -9,6 +9,7 @@ and ask the builder to record; only the machine (smtpdoc.dialogue) changes `mode
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,24 +70,32 @@ class Answer:
 
 @dataclass
 class DialogueState:
+    """One dialogue's scratch; `mode` is changed by smtpdoc.dialogue alone, as the table says."""
+
     builder: SessionBuilder
     rules: Rules
     link: Link
     inside_tls: bool
     client_reader: ClientReader
+    message: MessageText
     mode: State = State.COMMAND
     pending: deque[Pending] = field(default_factory=deque)
     greeted: bool = False
     extensions: list[Extension] | None = None
     transaction: Transaction | None = None
-    message: MessageText = field(default_factory=lambda: MessageText(0))
     auth_step: Step | None = None
     commands: int = 0
     helo: str | None = None
     upgraded: bool = False  # a 220 answered STARTTLS: the connection turns to TLS
 
     def step(
-        self, name: StepName, frames: Any, time: float, side: Side, lines: list[str] | None = None, **facts: Any
+        self,
+        name: StepName,
+        frames: Iterable[int],
+        time: float,
+        side: Side,
+        lines: list[str] | None = None,
+        **facts: Any,
     ) -> Step:
         return self.builder.step(name, frames, time, side, lines=lines, facts=facts, inside_tls=self.inside_tls)
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from smtpdoc.builder import SessionBuilder
-from smtpdoc.catalog.rules import State, load_rules
+from smtpdoc.catalog.rules import Event, State, load_rules
 from smtpdoc.dialogue import Dialogue, Link
+from smtpdoc.events import BdatChunk
 from smtpdoc.reassembly import ByteStream
 
 
@@ -186,3 +187,14 @@ def test_over_long_and_bare_lf_lines_are_findings() -> None:
     assert talk.findings == ["line_too_long", "bare_line_ending"]
     details = [f.detail for f in talk.builder.session.findings]
     assert details == ["command line of 606 bytes (limit 512)", "bare LF in a command line"]
+
+
+def test_an_event_no_row_expects_is_a_finding_and_the_dialogue_reads_commands_again() -> None:
+    talk = Talk().run(*GREETING, ("c", b"DATA\r\n"), ("s", b"354 go\r\n"))
+    assert talk.dialogue.mode is State.DATA
+    talk.dialogue._event(Event.BDAT_CHUNK, BdatChunk(b"xyz", (42,), 42.0))  # no row: DATA reads no BDAT chunk
+    found = talk.builder.session.findings[-1]
+    assert (found.name, found.frames, found.detail) == ("not_smtp", [42], "bdat_chunk in the data state")
+    assert talk.dialogue.mode is State.COMMAND
+    talk.say("c", b"QUIT\r\n")
+    assert talk.steps[-1] == "quit"
