@@ -16,7 +16,7 @@ from smtpdoc.reassembly import ByteStream
 _HOLD_LINES = 64
 
 
-def _merge(frames: list[int], more: list[int]) -> None:
+def _merge(frames: list[int], more: tuple[int, ...]) -> None:
     for frame in more:
         if frame not in frames:
             frames.append(frame)
@@ -36,11 +36,11 @@ class ServerReader:
             lines, self._lines = self._lines, []
             frames: list[int] = []
             for line in lines:
-                _merge(frames, list(line.frames))
+                _merge(frames, line.frames)
             return Reply(
                 code=lines[-1].code, lines=tuple(line.text for line in lines), frames=tuple(frames), time=lines[0].time
             )
-        end = self.stream.find(b"\n")
+        end = self.stream.buffer.find(b"\n")
         if end < 0:
             return None
         chunk = self.stream.take(end + 1)
@@ -75,7 +75,7 @@ class ClientReader:
         return None
 
     def next_line(self) -> CommandLine | None:
-        end = self.stream.find(b"\n")
+        end = self.stream.buffer.find(b"\n")
         if end < 0:
             return None
         chunk = self.stream.take(end + 1)

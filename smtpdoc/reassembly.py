@@ -141,6 +141,14 @@ class ByteStream:
             self._spans.popleft()
         return Chunk(data=data, frames=frames, time=time)
 
+    def discard(self) -> int:
+        """Consume every buffered byte unread (TLS records are read by tshark): how many there were."""
+        n = len(self.buffer)
+        self.buffer.clear()
+        self.consumed += n
+        self._spans.clear()
+        return n
+
     def peek_frame(self) -> int | None:
         """The frame holding the first unread byte."""
         for span in self._spans:

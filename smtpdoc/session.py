@@ -35,13 +35,14 @@ from smtpdoc.dialogue import Dialogue, Link
 from smtpdoc.events import CLIENT, SERVER, Closed, Side
 from smtpdoc.model import Endpoint, Session, Step
 from smtpdoc.names import StepName
-from smtpdoc.packets import Packet
+from smtpdoc.packets import HANDSHAKE, Packet
 from smtpdoc.reassembly import ByteStream
 from smtpdoc.tls_phase import HANDSHAKE_STEP, TlsPhase
 
 _RULES = load_rules()
 SMTP_PORTS = _RULES.smtp_ports
 IMPLICIT_TLS_PORTS = _RULES.implicit_tls_ports
+_TLS_HANDSHAKE_BYTE = bytes([HANDSHAKE])  # a TLS record of a ClientHello starts with its content type
 _KEPT_WHEN_NOT_SMTP: frozenset[StepName] = frozenset({"tcp_handshake", "close"})
 
 
@@ -149,7 +150,7 @@ class SessionMachine:
             return False
         if packet.tls or packet.tls_layer:
             return True
-        return self.session.server.port in self.options.implicit_tls_ports and packet.payload[:1] == b"\x16"
+        return self.session.server.port in self.options.implicit_tls_ports and packet.payload[:1] == _TLS_HANDSHAKE_BYTE
 
     # -- TCP -----------------------------------------------------------------------------
     def _tcp_flags(self, packet: Packet, side: Side) -> None:
@@ -234,7 +235,7 @@ class SessionMachine:
         sides: tuple[tuple[Side, ByteStream], ...] = ((CLIENT, self.outer.client), (SERVER, self.outer.server))
         for side, stream in sides:
             if len(stream):
-                self.b.tls_bytes(side, len(stream.take(len(stream)).data))
+                self.b.tls_bytes(side, stream.discard())
 
     def _tls_packet(self, packet: Packet, side: Side, already_added: bool = False) -> None:
         tls = self.tls
@@ -244,7 +245,7 @@ class SessionMachine:
             stream = self.outer.client if side is CLIENT else self.outer.server
             if not already_added:
                 stream.add(packet.seq, packet.payload, packet.number, packet.time)
-            self.b.tls_bytes(side, len(stream.take(len(stream)).data))
+            self.b.tls_bytes(side, stream.discard())
         for record in packet.tls:
             tls_records.record(self.b, self.rules, tls, side, record, packet.number, packet.time)
         if packet.payload and not packet.tls and packet.number not in self.session.frame_steps:
