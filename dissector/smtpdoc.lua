@@ -54,7 +54,7 @@ local DATA_START = "smtpdoc data: the steps and findings of "
 local DATA_MARK = "smtpdoc-data/"
 local DATA_VERSION = "1"
 local WORDS_STEP, WORDS_FINDING = "smtpdoc step ", "smtpdoc finding "
-local LINE = 200
+local LINE = 120
 
 local proto = Proto("smtpdoc", "SMTP walkthrough (smtpdoc)")
 local pf = {

@@ -9,7 +9,7 @@ from smtpdoc import annotate
 from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.wireshark.lua_reader import READER
 
-LINE_BYTES = 200  # one explanation line in the packet tree (Wireshark cuts labels at 240 bytes)
+LINE_BYTES = 120  # one explanation line in the packet tree (Wireshark cuts labels at 240 bytes)
 
 HEADER = """\
 -- smtpdoc.lua: a Wireshark post-dissector that shows what `smtpdoc annotate` wrote into a capture.
