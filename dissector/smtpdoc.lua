@@ -143,14 +143,15 @@ local function show(tree, data, words)
   local root = tree:add(proto)
   local heads = {}
   if data.version ~= DATA_VERSION then
-    root:add(pf.data, data.version):set_text("smtpdoc data of version " .. data.version .. "; this plugin reads version "
-      .. DATA_VERSION .. " (annotate the capture again with this smtpdoc)")
+    root:add(pf.data, data.version):set_text("smtpdoc data of version " .. data.version
+      .. "; this plugin reads version " .. DATA_VERSION .. " (annotate the capture again with this smtpdoc)")
   end
   if data.session ~= nil then root:add(pf.session, data.session) end
   for _, step in ipairs(data.steps or {}) do
     local title = STEP_TITLES[step.name]
     local item = root:add(pf.step, step.position)
-    item:set_text(string.format("Step %d: %s", step.position, title or (step.name .. " (a step this plugin does not know)")))
+    local shown = title or (step.name .. " (a step this plugin does not know)")
+    item:set_text(string.format("Step %d: %s", step.position, shown))
     item:add(pf.step_id, step.name)
     item:add(pf.step_name, title or step.name)
     heads[#heads + 1] = string.format("step %d %s", step.position, title or step.name)

@@ -89,14 +89,14 @@ def _option(code: int, value: bytes, order: str) -> bytes:
 
 
 def _fixed_size(kind: int, block: bytes, order: str) -> int | None:
-    """Bytes of the block before its options (header included), or None when it has none."""
-    if kind == ENHANCED_PACKET:
-        captured = struct.unpack_from(order + "I", block, 20)[0]
-        return 28 + captured + _pad(captured)
-    if kind == PACKET_OBSOLETE:
-        captured = struct.unpack_from(order + "I", block, 20)[0]
-        return 28 + captured + _pad(captured)
-    return None
+    """Bytes of the block before its options (header included), or None when it has none.
+
+    An Enhanced and an obsolete Packet Block both keep the captured length at offset 20 and
+    the packet data from offset 28."""
+    if kind not in (ENHANCED_PACKET, PACKET_OBSOLETE):
+        return None
+    captured: int = struct.unpack_from(order + "I", block, 20)[0]
+    return 28 + captured + _pad(captured)
 
 
 def block_comments(kind: int, block: bytes, order: str) -> list[str]:
@@ -115,7 +115,7 @@ def _rewritten(kind: int, block: bytes, order: str, drop: Callable[[str], bool],
     if fixed > len(block) - 4:
         raise PcapngError("a packet block is shorter than its captured length")
     old = options(block[fixed:-4], order)
-    kept = [(code, value) for code, value in old if not (code == OPT_COMMENT and drop(value.decode("utf-8", "replace")))]
+    kept = [(c, v) for c, v in old if not (c == OPT_COMMENT and drop(v.decode("utf-8", "replace")))]
     if not add and len(kept) == len(old):
         return block  # nothing to change: the block stays byte for byte
     kept += [(OPT_COMMENT, text.encode("utf-8")[:MAX_OPTION]) for text in add]
