@@ -1,11 +1,11 @@
-"""The step rules shared by the Python session machine and the Wireshark dissector.
+"""The step rules of the Python session machine, read from the catalog.
 
 They are data in the catalog (`steps.toml`: each step's `commands` / `reply_to` and the
 `[rules]` table; `findings.toml`: `[colours]`). The catalog loader does not read these keys,
-so this module reads them once, checks their shape, and hands them out typed. The Lua
-generator emits them into the dissector; `tests/test_lua_dissector.py` checks that the
-Python machine's own tables say the same.
-"""
+so this module reads them once, checks their shape, and hands them out typed. The profile
+takes the finding colours from here; `tests/test_rules.py` checks that the Python machine's
+own tables say what `[rules]` says. (The Wireshark plugin no longer reads them: it shows
+what `smtpdoc annotate` wrote.)"""
 
 from __future__ import annotations
 
