@@ -95,3 +95,57 @@ def test_wireshark_shows_the_walkthrough(
     assert "#000000" in low and "#308cc6" in low, "the explanation subtree was not opened in the packet details"
     if request.config.getoption("--update-golden"):
         shutil.copyfile(shot, DOCS_SCREENSHOT)
+
+
+TOOLBAR_SCRIPT = """
+QT_QPA_PLATFORM=xcb "$WIRESHARK" -C smtpdoc -r "$CAPTURE" >/dev/null 2>&1 &
+WS=$!
+for i in $(seq 1 40); do
+  xdotool search --name "$WINDOW" > "$OUT/windows.txt" 2>/dev/null && break
+  sleep 0.5
+done
+sleep 3
+import -window root "$OUT/wireshark-1366.png"
+kill $WS
+wait $WS
+"""
+
+
+def _dark_runs(image: Path, crop: str) -> list[tuple[int, int]]:
+    """(first x, last x) of each stretch of text on one toolbar row, words 10+ px apart joined."""
+    args = ["convert", str(image), "-crop", crop, "+repage", "-colorspace", "gray", "-threshold", "50%"]
+    args += ["-negate", "-scale", f"{crop.split('x')[0]}x1!", "-threshold", "1%", "txt:-"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout.splitlines()[1:]
+    dark = [int(line.split(",")[0]) for line in out if "#FFFFFF" in line.upper() or "WHITE" in line.upper()]
+    runs: list[tuple[int, int]] = []
+    for x in dark:
+        if runs and x - runs[-1][1] <= 10:
+            runs[-1] = (runs[-1][0], x)
+        else:
+            runs.append((x, x))
+    return runs
+
+
+def test_the_buttons_fit_a_1366_px_window(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    install.install(config, config / "plugins")
+    (config / "recent_common").write_text(
+        "gui.geometry_main_x: 0\ngui.geometry_main_y: 0\ngui.geometry_main_width: 1366\n"
+        "gui.geometry_main_height: 768\ngui.geometry_main_maximized: FALSE\n"
+    )
+    capture = EXAMPLES / "plain.pcapng"
+    env = {**os.environ, "WIRESHARK_CONFIG_DIR": str(config), "WIRESHARK": str(WIRESHARK), "CAPTURE": str(capture)}
+    env |= {"WINDOW": capture.name, "OUT": str(tmp_path)}
+    subprocess.run(
+        ["timeout", "90", "xvfb-run", "-a", "-s", "-screen 0 1366x768x24", "sh", "-c", TOOLBAR_SCRIPT],
+        env=env,
+        check=False,
+        capture_output=True,
+    )
+    shot = tmp_path / "wireshark-1366.png"
+    assert shot.is_file(), "no screenshot was taken"
+    runs = _dark_runs(shot, "1366x14+0+70")  # the filter toolbar's text row
+    first, last = runs[-1]
+    # When buttons do not fit, the row ends in Qt's 5 px wide overflow chevron; here it ends in
+    # the last label ("Findings", about 55 px), inside the window.
+    assert last - first > 30 and last < 1366, runs[-3:]
