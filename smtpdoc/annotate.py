@@ -56,6 +56,7 @@ class Annotated:
     sessions: int
     comments: dict[int, str]  # frame → the words
     tokens: dict[int, str]  # frame → the data token
+    cut_short: bool = False  # the capture ends inside a packet: what could be read was annotated
 
 
 def step_comment(position: int, step: Step) -> str:
@@ -166,7 +167,9 @@ def _as_pcapng(tshark: Tshark, capture: str, scratch: Path) -> str:
     return target
 
 
-def write_comments(tshark: Tshark, capture: str, output: str, comments: dict[int, list[str]]) -> set[int]:
+def write_comments(
+    tshark: Tshark, capture: str, output: str, comments: dict[int, list[str]]
+) -> pcapng.Rewritten:
     """Write `output`: `capture` as pcapng, smtpdoc's old comments replaced by `comments`.
 
     The file appears only when complete (a temporary file in the same folder, renamed)."""
@@ -197,15 +200,16 @@ def annotate_capture(capture: str, output: str, tshark: Tshark, settings: Settin
     """Explain `capture` and write `output`, a pcapng copy whose SMTP frames carry comments."""
     if not Path(output).resolve().parent.is_dir():
         raise OutputUnwritable(f"cannot write '{output}': the folder '{Path(output).resolve().parent}' does not exist.")
-    report, _outcome = explain_capture(capture, tshark, settings)
+    report, outcome = explain_capture(capture, tshark, settings)
     words, tokens, count = frame_comments(report.sessions)
     comments = {frame: [text, tokens[frame]] for frame, text in words.items()}
-    written = write_comments(tshark, capture, output, comments)
+    done = write_comments(tshark, capture, output, comments)
     return Annotated(
         output=output,
         sessions=count,
-        comments={f: c for f, c in words.items() if f in written},
-        tokens={f: t for f, t in tokens.items() if f in written},
+        comments={f: c for f, c in words.items() if f in done.frames},
+        tokens={f: t for f, t in tokens.items() if f in done.frames},
+        cut_short=done.cut_short or outcome.cut_short,
     )
 
 

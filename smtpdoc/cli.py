@@ -180,6 +180,9 @@ def annotate(
             )
         else:
             click.echo(f"smtpdoc: wrote '{output}': no SMTP session found, so no frame carries a comment.", err=True)
+    if done.cut_short:
+        click.echo(f"smtpdoc: '{capture}' is cut short; annotated what could be read.", err=True)
+        sys.exit(EXIT_CUT_SHORT)
 
 
 WIRESHARK_EXAMPLES = """

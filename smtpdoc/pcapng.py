@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 SECTION_HEADER = 0x0A0D0D0A
 PACKET_OBSOLETE = 0x00000002
@@ -34,6 +34,15 @@ class PcapngError(ValueError):
     """The file is not a pcapng file this module can rewrite (the sentence says why)."""
 
 
+class PcapngCut(PcapngError):
+    """The file ends inside a block (a capture cut short)."""
+
+
+class Rewritten(NamedTuple):
+    frames: set[int]  # the frames that received their comments
+    cut_short: bool  # the source ended inside a block: every complete block before it was copied
+
+
 def _pad(length: int) -> int:
     return -length % 4
 
@@ -50,11 +59,11 @@ def _blocks(src: BinaryIO) -> Iterator[tuple[str, int, bytes]]:
         if not head:
             return
         if len(head) < 8:
-            raise PcapngError("the file ends inside a block header")
+            raise PcapngCut("the file ends inside a block header")
         if struct.unpack("<I", head[:4])[0] == SECTION_HEADER:
             magic = src.read(4)
             if len(magic) < 4:
-                raise PcapngError("the file ends inside a section header")
+                raise PcapngCut("the file ends inside a section header")
             order = "<" if struct.unpack("<I", magic)[0] == _BYTE_ORDER_MAGIC else ">"
             if struct.unpack(order + "I", magic)[0] != _BYTE_ORDER_MAGIC:
                 raise PcapngError("a section header has no valid byte-order magic")
@@ -64,7 +73,7 @@ def _blocks(src: BinaryIO) -> Iterator[tuple[str, int, bytes]]:
             raise PcapngError(f"a block has an impossible length ({length} bytes)")
         rest = src.read(length - len(head))
         if len(rest) < length - len(head):
-            raise PcapngError("the file ends inside a block")
+            raise PcapngCut("the file ends inside a block")
         yield order, kind, head + rest
 
 
@@ -99,6 +108,14 @@ def _fixed_size(kind: int, block: bytes, order: str) -> int | None:
     return 28 + captured + _pad(captured)
 
 
+def utf8_prefix(text: str, limit: int) -> bytes:
+    """`text` as UTF-8, cut to at most `limit` bytes between two characters."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return data
+    return data[:limit].decode("utf-8", "ignore").encode("utf-8")
+
+
 def block_comments(kind: int, block: bytes, order: str) -> list[str]:
     """The comments of one packet block (an empty list for blocks without options)."""
     fixed = _fixed_size(kind, block, order)
@@ -118,7 +135,7 @@ def _rewritten(kind: int, block: bytes, order: str, drop: Callable[[str], bool],
     kept = [(c, v) for c, v in old if not (c == OPT_COMMENT and drop(v.decode("utf-8", "replace")))]
     if not add and len(kept) == len(old):
         return block  # nothing to change: the block stays byte for byte
-    kept += [(OPT_COMMENT, text.encode("utf-8")[:MAX_OPTION]) for text in add]
+    kept += [(OPT_COMMENT, utf8_prefix(text, MAX_OPTION)) for text in add]
     tail = b"".join(_option(code, value, order) for code, value in kept)
     if tail:
         tail += _option(OPT_END, b"", order)
@@ -131,28 +148,33 @@ def _rewritten(kind: int, block: bytes, order: str, drop: Callable[[str], bool],
 
 def rewrite_comments(
     src: BinaryIO, dst: BinaryIO, comments: Mapping[int, Sequence[str]], drop: Callable[[str], bool]
-) -> set[int]:
+) -> Rewritten:
     """Copy `src` to `dst`: on every packet block, remove the comments `drop` says are stale and
-    append `comments[frame]`. Returns the frames that received their comments (a Simple Packet
-    Block has no room for options, so its frame is left out)."""
+    append `comments[frame]`. A Simple Packet Block has no room for options, so its frame is
+    left out; a file cut short is copied up to its last complete block."""
     written: set[int] = set()
     frame = 0
     first = True
-    for order, kind, block in _blocks(src):
-        if first and kind != SECTION_HEADER:
-            raise PcapngError("the file does not start with a pcapng section header")
-        first = False
-        if kind in _FRAMES:
-            frame += 1
-            new = _rewritten(kind, block, order, drop, comments.get(frame, ()))
-            if new is not None:
-                block = new
-                if frame in comments:
-                    written.add(frame)
-        dst.write(block)
+    try:
+        for order, kind, block in _blocks(src):
+            if first and kind != SECTION_HEADER:
+                raise PcapngError("the file does not start with a pcapng section header")
+            first = False
+            if kind in _FRAMES:
+                frame += 1
+                new = _rewritten(kind, block, order, drop, comments.get(frame, ()))
+                if new is not None:
+                    block = new
+                    if frame in comments:
+                        written.add(frame)
+            dst.write(block)
+    except PcapngCut:
+        if first:
+            raise
+        return Rewritten(written, cut_short=True)
     if first:
         raise PcapngError("the file is empty")
-    return written
+    return Rewritten(written, cut_short=False)
 
 
 def read_comments(src: BinaryIO) -> dict[int, list[str]]:

@@ -165,16 +165,27 @@ def test_a_big_endian_pcapng_is_rewritten_in_its_own_byte_order(tshark: Tshark, 
     src, out = tmp_path / "be.pcapng", tmp_path / "be-annotated.pcapng"
     src.write_bytes(shb + idb + epb + epb)
     with open(src, "rb") as fin, open(out, "wb") as fout:
-        assert pcapng.rewrite_comments(fin, fout, {2: ["two"]}, annotate.is_own) == {2}
+        assert pcapng.rewrite_comments(fin, fout, {2: ["two"]}, annotate.is_own) == ({2}, False)
     assert tshark_comments(tshark, out) == {2: ["two"]}
     assert out.read_bytes()[: len(shb + idb + epb)] == shb + idb + epb  # untouched blocks stay byte for byte
 
 
-def test_a_file_cut_inside_a_block_is_a_clear_error(tshark: Tshark, tmp_path: Path) -> None:
+def test_a_comment_longer_than_an_option_is_cut_between_characters() -> None:
+    assert pcapng.utf8_prefix("aé" * 40_000, 65_535) == ("aé" * 21_845).encode()  # 65,535 bytes
+    assert len(pcapng.utf8_prefix("é" * 40_000, 65_535)) == 65_534  # not half a character
+
+
+def test_a_capture_cut_inside_a_packet_is_annotated_up_to_there(tmp_path: Path, tshark: Tshark) -> None:
     cut = tmp_path / "cut.pcapng"
-    cut.write_bytes((EXAMPLES / "plain.pcapng").read_bytes()[:-10])
-    with open(cut, "rb") as src, open(tmp_path / "x.pcapng", "wb") as dst, pytest.raises(pcapng.PcapngError):
-        pcapng.rewrite_comments(src, dst, {}, annotate.is_own)
+    cut.write_bytes((EXAMPLES / "plain.pcapng").read_bytes()[:-10])  # inside the last block
+    out = tmp_path / "cut-annotated.pcapng"
+    done = run_cli("annotate", str(cut), "-o", str(out))
+    assert done.returncode == 5, done.stderr
+    assert "is cut short; annotated what could be read" in done.stderr
+    assert set(tshark_comments(tshark, out)) == set(range(1, 23)) - {5, 7}  # frame 23 was the cut one
+    with open(tmp_path / "empty.pcapng", "wb"), open(tmp_path / "empty.pcapng", "rb") as src:
+        with open(tmp_path / "x.pcapng", "wb") as dst, pytest.raises(pcapng.PcapngError):
+            pcapng.rewrite_comments(src, dst, {}, annotate.is_own)
 
 
 def test_cli_annotate_writes_the_copy_and_says_so(tmp_path: Path) -> None:

@@ -84,7 +84,8 @@ def open_in_wireshark(
         annotated = annotate_capture(capture, output, tshark, settings)
         say(
             f"opening '{capture}' in Wireshark: {len(annotated.comments)} frames of "
-            f"{annotated.sessions} SMTP session(s) annotated."
+            f"{annotated.sessions} SMTP session(s) annotated"
+            + (" (the capture is cut short: annotated what could be read)." if annotated.cut_short else ".")
         )
         args = [binary, "-C", PROFILE_NAME, "-r", output]
         if settings.keylog:
