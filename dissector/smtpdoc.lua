@@ -64,12 +64,13 @@ local pf = {
   step_name = ProtoField.string("smtpdoc.step_name", "Step name"),
   finding = ProtoField.string("smtpdoc.finding", "Finding"),
   severity = ProtoField.string("smtpdoc.severity", "Severity"),
-  explain = ProtoField.string("smtpdoc.explain", "Explanation"),
+  explanation = ProtoField.none("smtpdoc.explanation", "Explanation"),
+  explain = ProtoField.string("smtpdoc.explain", "Explanation line"),
   comment = ProtoField.string("smtpdoc.comment", "Comment"),
   data = ProtoField.string("smtpdoc.data", "smtpdoc data"),
 }
-proto.fields = { pf.session, pf.step, pf.step_id, pf.step_name, pf.finding, pf.severity, pf.explain,
-                 pf.comment, pf.data }
+proto.fields = { pf.session, pf.step, pf.step_id, pf.step_name, pf.finding, pf.severity, pf.explanation,
+                 pf.explain, pf.comment, pf.data }
 local LEVELS = { critical = expert.severity.ERROR, warning = expert.severity.WARN,
                  notice = expert.severity.NOTE, info = expert.severity.CHAT }
 local experts, expert_list = {}, {}
@@ -165,11 +166,10 @@ local function show(tree, data, words)
     heads[#heads + 1] = found.severity .. " finding"
   end
   local head = "SMTP walkthrough (smtpdoc): " .. (#heads > 0 and table.concat(heads, "; ") or "no step")
-  root:set_text(#head > LINE and head:sub(1, LINE) .. "..." or head)
+  root:set_text(#head > 200 and head:sub(1, 200) .. "..." or head)
   for _, text in ipairs(words) do
     if is_words(text) then
-      local explanation = root:add(pf.explain, "")
-      explanation:set_text("Explanation")
+      local explanation = root:add(pf.explanation)
       for part in (text .. " | "):gmatch("(.-) | ") do
         part = part:gsub("^smtpdoc step (%d+) [%w_]+[^:]-: ", "Step %1: ", 1)
         part = part:gsub("^smtpdoc finding (%a+) [%w_]+: ", "Finding (%1): ", 1)
