@@ -188,3 +188,8 @@ def read_comments(src: BinaryIO) -> dict[int, list[str]]:
             if found:
                 out[frame] = found
     return out
+
+
+def frame_count(src: BinaryIO) -> int:
+    """How many frames Wireshark numbers in the file."""
+    return sum(1 for _, kind, _ in _blocks(src) if kind in _FRAMES)

@@ -102,6 +102,12 @@ def keylog_for(capture: Path) -> str | None:
     return str(keylog) if keylog.exists() else None
 
 
+def explained_with_keys(capture: Path) -> tuple[Session, ...]:
+    """The capture explained with the key log beside it, if any (the cache key other tests use)."""
+    keylog = keylog_for(capture)
+    return sessions_of(capture, keylog=keylog) if keylog else sessions_of(capture)
+
+
 def roundtrip_captures() -> list[Path]:
     """Every capture of tests/data, examples and the shared corpus."""
     found = sorted(DATA.glob("*.pcapng")) + sorted(EXAMPLES.glob("*.pcapng"))
@@ -118,8 +124,7 @@ def annotated(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     def get(capture: Path) -> Path:
         if capture not in made:
-            _, sessions = explained(str(capture), keylog=keylog_for(capture))
-            words, tokens, _count = frame_comments(sessions)
+            words, tokens, _count = frame_comments(explained_with_keys(capture))
             out = folder / f"{capture.parent.name}-{capture.name.split('.')[0]}.pcapng"
             write_comments(_tshark(), str(capture), str(out), {f: [w, tokens[f]] for f, w in words.items()})
             made[capture] = out

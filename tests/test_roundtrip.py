@@ -4,15 +4,15 @@ is what `smtpdoc explain` found (step positions and names, every finding with it
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from smtpdoc import pcapng
 from smtpdoc.model import Session
 from smtpdoc.tshark import Tshark
 
-from conftest import DATA, EXAMPLES, explained, keylog_for, plugin_fields, roundtrip_captures
+from conftest import DATA, EXAMPLES, explained, explained_with_keys, plugin_fields, roundtrip_captures
 
 Steps = dict[int, list[tuple[int, str]]]
 Findings = dict[int, list[tuple[str, str]]]
@@ -79,18 +79,31 @@ Result = tuple[str, Steps, Findings, Steps, Findings]
 
 
 @pytest.fixture(scope="session")
-def roundtrip(tshark: Tshark, annotated: Callable[[Path], Path]) -> list[Result]:
+def roundtrip(
+    tshark: Tshark, annotated: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> list[Result]:
     captures = roundtrip_captures()
     copies = [annotated(capture) for capture in captures]  # explains (cached) and writes, one by one
-
-    def one(pair: tuple[Path, Path]) -> Result:
-        capture, copy = pair
-        want_steps, want_findings = expected(explained(str(capture), keylog=keylog_for(capture))[1])
-        got_steps, got_findings = shown(tshark, copy)
-        return capture.name, want_steps, want_findings, got_steps, got_findings
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(one, zip(captures, copies, strict=True)))
+    # One tshark run for all: pcapng sections may follow each other in one file, and Wireshark
+    # numbers the frames of the second section after those of the first.
+    joined = tmp_path_factory.mktemp("joined") / "all.pcapng"
+    offsets: list[int] = []
+    counts: list[int] = []
+    with open(joined, "wb") as out:
+        for copy in copies:
+            with open(copy, "rb") as src:
+                counts.append(pcapng.frame_count(src))
+            offsets.append(sum(counts[:-1]))
+            out.write(copy.read_bytes())
+    steps, findings = shown(tshark, joined)
+    results = []
+    for capture, start, count in zip(captures, offsets, counts, strict=True):
+        want_steps, want_findings = expected(explained_with_keys(capture))
+        local = range(start + 1, start + count + 1)
+        got_steps = {n - start: v for n, v in steps.items() if n in local}
+        got_findings = {n - start: v for n, v in findings.items() if n in local}
+        results.append((capture.name, want_steps, want_findings, got_steps, got_findings))
+    return results
 
 
 def test_every_capture_shows_explains_steps_frame_by_frame(roundtrip: list[Result]) -> None:
