@@ -21,6 +21,7 @@ else's; every other block is copied byte for byte (smtpdoc.pcapng).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -213,10 +214,18 @@ def annotate_capture(capture: str, output: str, tshark: Tshark, settings: Settin
     )
 
 
-def read_comments(capture: str) -> dict[int, list[str]]:
-    """Frame number → its packet comments, read from the pcapng file itself."""
+def read_comments(tshark: Tshark, capture: str) -> dict[int, list[str]]:
+    """Frame number → its packet comments, read back with tshark (`frame.comment`)."""
+    args = [tshark.path, "-r", capture, "-Y", "frame.comment", "-T", "json"]
+    args += ["-e", "frame.number", "-e", "frame.comment"]
     try:
-        with open(capture, "rb") as src:
-            return pcapng.read_comments(src)
-    except OSError as exc:
-        raise CaptureUnreadable(f"cannot read '{capture}': {exc.strerror}") from None
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=3600, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise TsharkFailed(f"tshark at '{tshark.path}' could not be run: {exc}") from None
+    if done.returncode != 0:
+        raise TsharkFailed(f"tshark could not read the comments of '{capture}' (exit {done.returncode})")
+    result: dict[int, list[str]] = {}
+    for packet in json.loads(done.stdout.decode("utf-8", "replace") or "[]"):
+        layers = packet["_source"]["layers"]
+        result[int(layers["frame.number"][0])] = list(layers.get("frame.comment", []))
+    return result

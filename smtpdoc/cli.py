@@ -8,7 +8,8 @@ Exit codes (also in the README):
   4  the capture cannot be read (missing, empty of packets is fine, not a capture)
   5  the capture is cut short: what could be read was explained
   6  tshark failed unexpectedly
-  7  `smtpdoc wireshark`: Wireshark cannot be opened (no wireshark binary, or no display)
+  10, 11  smtpdoc lab (see the README)
+  12 `smtpdoc wireshark`: Wireshark cannot be opened (no wireshark binary, or no display)
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ Examples:
   smtpdoc wireshark examples/starttls.pcapng
   smtpdoc wireshark capture.pcap --keylog keys.txt
 \b
-Exit code 7 when Wireshark cannot be opened (no wireshark binary, no display).
+Exit code 12 when Wireshark cannot be opened (no wireshark binary, no display).
 """
 
 

@@ -1,5 +1,5 @@
 """`smtpdoc wireshark CAPTURE`: annotate into a temporary copy, install the profile when needed,
-open the real Wireshark (under Xvfb here); one line and exit 7 when it cannot be opened."""
+open the real Wireshark (under Xvfb here); one line and exit 12 when it cannot be opened."""
 
 from __future__ import annotations
 
@@ -18,17 +18,17 @@ from conftest import EXAMPLES, run_cli
 WIRESHARK = shutil.which("wireshark")
 
 
-def test_without_a_display_it_is_exit_7_in_one_line(tmp_path: Path) -> None:
+def test_without_a_display_it_is_exit_12_in_one_line(tmp_path: Path) -> None:
     env = {"DISPLAY": "", "WAYLAND_DISPLAY": "", "WIRESHARK_CONFIG_DIR": str(tmp_path / "ws")}
     done = run_cli("wireshark", str(EXAMPLES / "plain.pcapng"), "--wireshark", sys.executable, env=env)
-    assert done.returncode == 7
+    assert done.returncode == 12
     assert done.stderr.count("\n") == 1 and "no display to open Wireshark on" in done.stderr
     assert not (tmp_path / "ws").exists()  # nothing installed, nothing annotated
 
 
-def test_without_the_binary_it_is_exit_7_in_one_line(tmp_path: Path) -> None:
+def test_without_the_binary_it_is_exit_12_in_one_line(tmp_path: Path) -> None:
     done = run_cli("wireshark", str(EXAMPLES / "plain.pcapng"), "--wireshark", str(tmp_path / "no-wireshark"))
-    assert done.returncode == 7
+    assert done.returncode == 12
     assert done.stderr.count("\n") == 1 and f"no wireshark binary at '{tmp_path / 'no-wireshark'}'" in done.stderr
 
 

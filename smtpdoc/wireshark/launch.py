@@ -25,7 +25,7 @@ from smtpdoc.wireshark.profile import PROFILE_NAME, profile_files
 class WiresharkUnavailable(SmtpdocError):
     """Wireshark cannot be opened here (no binary, no display)."""
 
-    exit_code = 7
+    exit_code = 12
 
 
 def find_wireshark(path: str | None) -> str:
