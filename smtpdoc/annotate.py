@@ -1,40 +1,53 @@
-"""Explained frames → packet comments in a copy of the capture.
+"""Explained frames → packet comments in a pcapng copy of the capture.
 
-Every frame that belongs to a step of an SMTP session gets one comment:
-which step it is, what the step means (the catalog's explanation) and any
-finding that names the frame. Wireshark 4.0 shows it as `frame.comment`.
+Every frame that belongs to a step of an SMTP session, or that a finding names, gets two
+comments: the words (which step, what it means, any finding) for people, and a data token for
+the smtpdoc Wireshark plugin (dissector/smtpdoc.lua), which reads it instead of re-deriving
+anything:
 
-The comments are written by editcap (`-a <frame>:<comment>`, one per
-frame; editcap keeps the last one given for a frame and adds it to any
-comment the frame already had). A long capture needs more -a arguments than
-one command line holds, so they go in batches, each pass reading the
-previous pass's output.
+    <DATA_PREAMBLE> smtpdoc-data/1 s=1 p=5.mail_from,6.rcpt_to f=warning.error_reply
+
+`s` is the session (its index in `smtpdoc explain`), `p` every step the frame belongs to as
+position.name in the order of the session (the position is the number the terminal prints),
+`f` every finding that names the frame as severity.name. Wireshark lists every packet comment
+in Expert Info and cuts the text there at 240 bytes, grouping equal texts into one line: the
+fixed preamble, longer than that, makes all tokens one Expert Info line that says what they are.
+
+Annotating an annotated capture replaces smtpdoc's own comments (the words start with
+"smtpdoc step " or "smtpdoc finding ", the token with the preamble) and keeps everybody
+else's; every other block is copied byte for byte (smtpdoc.pcapng).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from smtpdoc.errors import TsharkFailed, TsharkMissing
+from smtpdoc import pcapng
+from smtpdoc.errors import CaptureUnreadable, OutputUnwritable, TsharkFailed, TsharkMissing
 from smtpdoc.explain import Settings, explain_capture
 from smtpdoc.model import Finding, Session, Step
 from smtpdoc.render.common import printable
 from smtpdoc.tshark import Tshark
 
 PREFIX = "smtpdoc"
+DATA_VERSION = 1
+DATA_MARK = f"smtpdoc-data/{DATA_VERSION}"
+DATA_PREAMBLE = (
+    "smtpdoc data: the steps and findings of this frame for the smtpdoc Wireshark plugin, which shows them as "
+    "smtpdoc.* fields, coloured rows and Expert Info. The words are in the frame's other smtpdoc comment. "
+    "smtpdoc annotate writes both again on each run and keeps your own comments."
+)
+OWN_PREFIXES = (f"{PREFIX} step ", f"{PREFIX} finding ", DATA_PREAMBLE[:40])
 DISPLAY_FILTER = f'frame.comment contains "{PREFIX} step"'
-COLUMN_FORMAT = "%Cus:frame.comment:0:R"
 MAX_COMMENT = 60_000  # a pcapng option holds at most 65535 bytes
-BATCH_BYTES = 256 * 1024  # well under ARG_MAX with the environment on top
-BATCH_FRAMES = 5_000
-_UNWRITABLE = "can't be written"
 _UMBRELLA = "encrypted"  # spans the whole TLS part; a decrypted step inside it says more
 
 
@@ -42,10 +55,12 @@ _UMBRELLA = "encrypted"  # spans the whole TLS part; a decrypted step inside it 
 class Annotated:
     output: str
     sessions: int
-    comments: dict[int, str]
+    comments: dict[int, str]  # frame → the words
+    tokens: dict[int, str]  # frame → the data token
+    cut_short: bool = False  # the capture ends inside a packet: what could be read was annotated
 
 
-def step_comment(session: Session, position: int, step: Step) -> str:
+def step_comment(position: int, step: Step) -> str:
     where = " (inside TLS)" if step.inside_tls else ""
     return f"{PREFIX} step {position} {step.name}{where}: {step.title}. {step.summary} {step.explanation} ({step.rfc})"
 
@@ -58,13 +73,27 @@ def finding_comment(finding: Finding) -> str:
     )
 
 
+def data_token(session: int, steps: Sequence[tuple[int, str]], findings: Sequence[tuple[str, str]]) -> str:
+    """The machine-readable comment: steps as (position, name), findings as (severity, name)."""
+    parts = [DATA_PREAMBLE, DATA_MARK, f"s={session}"]
+    if steps:
+        parts.append("p=" + ",".join(f"{position}.{name}" for position, name in steps))
+    if findings:
+        parts.append("f=" + ",".join(f"{severity}.{name}" for severity, name in findings))
+    return " ".join(parts)
+
+
+def is_own(comment: str) -> bool:
+    return comment.startswith(OWN_PREFIXES)
+
+
 def _clean(text: str) -> str:
     text = printable(" ".join(text.split()))
     return text if len(text) <= MAX_COMMENT else text[: MAX_COMMENT - 1] + "…"
 
 
-def session_comments(session: Session) -> dict[int, str]:
-    """Frame number → its comment, for every frame named by a step of the session."""
+def session_comments(session: Session) -> tuple[dict[int, str], dict[int, str]]:
+    """(frame → words, frame → data token) for every frame named by a step or a finding."""
     steps: dict[int, list[tuple[int, Step]]] = {}
     for position, step in enumerate(session.steps, 1):
         for frame in step.frames:
@@ -73,23 +102,32 @@ def session_comments(session: Session) -> dict[int, str]:
     for finding in session.findings:
         for frame in finding.frames:
             findings.setdefault(frame, []).append(finding)
-    comments: dict[int, str] = {}
+    words: dict[int, str] = {}
+    tokens: dict[int, str] = {}
     for frame in sorted(steps.keys() | findings.keys()):
         claimed = steps.get(frame, [])
         specific = [(pos, step) for pos, step in claimed if step.name != _UMBRELLA] or claimed
-        parts = [step_comment(session, pos, step) for pos, step in specific]
+        parts = [step_comment(pos, step) for pos, step in specific]
         parts += [finding_comment(f) for f in findings.get(frame, [])]
-        comments[frame] = _clean(" | ".join(parts))
-    return comments
+        words[frame] = _clean(" | ".join(parts))
+        tokens[frame] = data_token(
+            session.index,
+            [(pos, step.name) for pos, step in claimed],
+            [(f.severity, f.name) for f in findings.get(frame, [])],
+        )
+    return words, tokens
 
 
-def frame_comments(sessions: Iterable[Session]) -> tuple[dict[int, str], int]:
-    comments: dict[int, str] = {}
+def frame_comments(sessions: Iterable[Session]) -> tuple[dict[int, str], dict[int, str], int]:
+    words: dict[int, str] = {}
+    tokens: dict[int, str] = {}
     count = 0
     for session in sessions:
         count += 1
-        comments.update(session_comments(session))
-    return comments, count
+        more_words, more_tokens = session_comments(session)
+        words.update(more_words)
+        tokens.update(more_tokens)
+    return words, tokens, count
 
 
 def tool_beside(tshark: Tshark, name: str) -> str:
@@ -103,78 +141,87 @@ def tool_beside(tshark: Tshark, name: str) -> str:
     return found
 
 
-def _batches(comments: dict[int, str]) -> list[list[str]]:
-    batches: list[list[str]] = [[]]
-    size = 0
-    for frame, comment in sorted(comments.items()):
-        arg = f"{frame}:{comment}"
-        if batches[-1] and (size + len(arg) > BATCH_BYTES or len(batches[-1]) >= 2 * BATCH_FRAMES):
-            batches.append([])
-            size = 0
-        batches[-1] += ["-a", arg]
-        size += len(arg) + 4
-    return batches
-
-
-def _run(args: list[str], tool: str) -> subprocess.CompletedProcess[str]:
+def _as_pcapng(tshark: Tshark, capture: str, scratch: Path) -> str:
+    """`capture` itself when it is pcapng, else a pcapng copy made by editcap."""
     try:
-        return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=3600, check=False)
+        with open(capture, "rb") as src:
+            if pcapng.is_pcapng(src.read(4)):
+                return capture
+    except OSError as exc:
+        raise CaptureUnreadable(f"cannot read '{capture}': {exc.strerror}") from None
+    target = str(scratch / "as-pcapng.pcapng")
+    editcap = tool_beside(tshark, "editcap")
+    try:
+        done = subprocess.run(
+            [editcap, "-F", "pcapng", capture, target],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise TsharkFailed(f"{tool} at '{args[0]}' could not be run: {exc}") from None
+        raise TsharkFailed(f"editcap at '{editcap}' could not be run: {exc}") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if "Running as user" not in line]
+        raise TsharkFailed(f"editcap could not convert '{capture}' to pcapng: {lines[-1] if lines else 'no message'}")
+    return target
 
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if "Running as user" not in line]
-    return lines[-1] if lines else "no message"
+def write_comments(
+    tshark: Tshark, capture: str, output: str, comments: dict[int, list[str]]
+) -> pcapng.Rewritten:
+    """Write `output`: `capture` as pcapng, smtpdoc's old comments replaced by `comments`.
 
-
-def write_comments(editcap: str, capture: str, output: str, comments: dict[int, str], tshark: Tshark) -> None:
-    """Copy `capture` to `output` (pcapng) with `comments` on their frames."""
+    The file appears only when complete (a temporary file in the same folder, renamed)."""
     out_dir = Path(output).resolve().parent
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".smtpdoc-annotate-") as scratch:
-        source = capture
-        for n, batch in enumerate(_batches(comments)):
-            target = str(Path(scratch) / f"pass{n}.pcapng")
-            done = _run([editcap, "-F", "pcapng", *batch, source, target], "editcap")
-            if done.returncode != 0 and n == 0 and _UNWRITABLE in done.stderr:
-                # editcap 4.0 cannot copy a pcapng whose secrets block comes before the interface
-                # block (what `editcap --inject-secrets` writes); tshark -w rewrites it in order.
-                source = str(Path(scratch) / "in-order.pcapng")
-                rewrite = _run([tshark.path, "-r", capture, "-F", "pcapng", "-w", source], "tshark")
-                if rewrite.returncode != 0:
-                    raise TsharkFailed(f"tshark could not rewrite '{capture}': {_last_line(rewrite.stderr)}")
-                done = _run([editcap, "-F", "pcapng", *batch, source, target], "editcap")
-            if done.returncode != 0:
-                raise TsharkFailed(f"editcap failed on '{capture}' (exit {done.returncode}): {_last_line(done.stderr)}")
-            source = target
-        os.replace(source, output)
+    if not out_dir.is_dir():
+        raise OutputUnwritable(f"cannot write '{output}': the folder '{out_dir}' does not exist.")
+    try:
+        scratch_dir = tempfile.TemporaryDirectory(dir=out_dir, prefix=".smtpdoc-annotate-")
+    except OSError as exc:
+        raise OutputUnwritable(f"cannot write into '{out_dir}': {exc.strerror}.") from None
+    with scratch_dir as scratch:
+        source = _as_pcapng(tshark, capture, Path(scratch))
+        target = Path(scratch) / "annotated.pcapng"
+        try:
+            with open(source, "rb") as src, open(target, "wb") as dst:
+                written = pcapng.rewrite_comments(src, dst, comments, is_own)
+            os.replace(target, output)
+        except pcapng.PcapngError as exc:
+            raise CaptureUnreadable(f"cannot annotate '{capture}': {exc}.") from None
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                target.unlink()
+            raise OutputUnwritable(f"cannot write '{output}': {exc.strerror}.") from None
+    return written
 
 
 def annotate_capture(capture: str, output: str, tshark: Tshark, settings: Settings) -> Annotated:
     """Explain `capture` and write `output`, a pcapng copy whose SMTP frames carry comments."""
-    editcap = tool_beside(tshark, "editcap")
-    report, _outcome = explain_capture(capture, tshark, settings)
-    comments, count = frame_comments(report.sessions)
-    write_comments(editcap, capture, output, comments, tshark)
-    return Annotated(output=output, sessions=count, comments=comments)
+    if not Path(output).resolve().parent.is_dir():
+        raise OutputUnwritable(f"cannot write '{output}': the folder '{Path(output).resolve().parent}' does not exist.")
+    report, outcome = explain_capture(capture, tshark, settings)
+    words, tokens, count = frame_comments(report.sessions)
+    comments = {frame: [text, tokens[frame]] for frame, text in words.items()}
+    done = write_comments(tshark, capture, output, comments)
+    return Annotated(
+        output=output,
+        sessions=count,
+        comments={f: c for f, c in words.items() if f in done.frames},
+        tokens={f: t for f, t in tokens.items() if f in done.frames},
+        cut_short=done.cut_short or outcome.cut_short,
+    )
 
 
 def read_comments(tshark: Tshark, capture: str) -> dict[int, list[str]]:
     """Frame number → its packet comments, read back with tshark (`frame.comment`)."""
-    args = [
-        tshark.path,
-        "-r",
-        capture,
-        "-Y",
-        "frame.comment",
-        "-T",
-        "json",
-        "-e",
-        "frame.number",
-        "-e",
-        "frame.comment",
-    ]
-    done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=3600, check=False)
+    args = [tshark.path, "-r", capture, "-Y", "frame.comment", "-T", "json"]
+    args += ["-e", "frame.number", "-e", "frame.comment"]
+    try:
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=3600, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise TsharkFailed(f"tshark at '{tshark.path}' could not be run: {exc}") from None
     if done.returncode != 0:
         raise TsharkFailed(f"tshark could not read the comments of '{capture}' (exit {done.returncode})")
     result: dict[int, list[str]] = {}

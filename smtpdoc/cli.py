@@ -3,11 +3,13 @@
 Exit codes (also in the README):
   0  explained (possibly with findings)
   1  internal error (a bug: one line on stderr; SMTPDOC_DEBUG=1 shows the traceback)
-  2  usage error (bad option or argument)
+  2  usage error (bad option or argument, or an output file that cannot be written)
   3  tshark missing or older than 4.0
   4  the capture cannot be read (missing, empty of packets is fine, not a capture)
   5  the capture is cut short: what could be read was explained
   6  tshark failed unexpectedly
+  10, 11  smtpdoc lab (see the README)
+  12 `smtpdoc wireshark`: Wireshark cannot be opened (no wireshark binary, or no display)
 """
 
 from __future__ import annotations
@@ -140,8 +142,9 @@ Examples:
   smtpdoc annotate examples/starttls.pcapng -o starttls-annotated.pcapng
   smtpdoc annotate capture.pcap -o annotated.pcapng --keylog keys.txt
 \b
-In Wireshark, the display filter  frame.comment contains "smtpdoc step"
-shows the annotated frames; a custom column on frame.comment shows the text.
+Each annotated frame gets two comments: the explanation in words, and a short data
+token that the smtpdoc Wireshark plugin reads (smtpdoc profile install). Annotating an
+annotated capture again replaces smtpdoc's comments and keeps everybody else's.
 """
 
 
@@ -173,11 +176,56 @@ def annotate(
         if done.comments:
             click.echo(
                 f"smtpdoc: wrote '{output}': {len(done.comments)} frames of {done.sessions} SMTP session(s) "
-                "carry a comment.",
+                "carry smtpdoc's comments.",
                 err=True,
             )
         else:
             click.echo(f"smtpdoc: wrote '{output}': no SMTP session found, so no frame carries a comment.", err=True)
+    if done.cut_short:
+        click.echo(f"smtpdoc: '{capture}' is cut short; annotated what could be read.", err=True)
+        sys.exit(EXIT_CUT_SHORT)
+
+
+WIRESHARK_EXAMPLES = """
+\b
+Examples:
+  smtpdoc wireshark examples/starttls.pcapng
+  smtpdoc wireshark capture.pcap --keylog keys.txt
+\b
+Exit code 12 when Wireshark cannot be opened (no wireshark binary, no display).
+"""
+
+
+@main.command("wireshark", epilog=WIRESHARK_EXAMPLES)
+@click.argument("capture", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--keylog", type=click.Path(exists=True, dir_okay=False), help="TLS key log file for decryption.")
+@click.option(
+    "--decode-as", "decode_as", type=click.IntRange(1, 65535), multiple=True, help="Treat this TCP port as SMTP."
+)
+@click.option("--tshark", "tshark_path", envvar="SMTPDOC_TSHARK", help="Path of the tshark binary.")
+@click.option("--wireshark", "wireshark_path", envvar="SMTPDOC_WIRESHARK", help="Path of the wireshark binary.")
+def wireshark(
+    capture: str, keylog: str | None, decode_as: tuple[int, ...], tshark_path: str | None, wireshark_path: str | None
+) -> None:
+    """Annotate CAPTURE into a temporary pcapng and open it in Wireshark with the smtpdoc profile.
+
+    Installs the profile and the plugin first when they are missing or out of date.
+    """
+    from smtpdoc.wireshark.launch import open_in_wireshark
+
+    settings = Settings(keylog=keylog, decode_as=decode_as)
+    try:
+        tshark = find_tshark(tshark_path)
+        code = open_in_wireshark(
+            capture, tshark, settings, dict(os.environ), Path.home(), wireshark_path, _say
+        )
+    except SmtpdocError as exc:
+        _fail(exc)
+    sys.exit(code)
+
+
+def _say(message: str) -> None:
+    click.echo(f"smtpdoc: {message}", err=True)
 
 
 # -- smtpdoc profile: the Wireshark side (smtpdoc.wireshark) --------------------------------------------------

@@ -27,3 +27,9 @@ class TsharkFailed(SmtpdocError):
     """tshark died or answered something we cannot parse."""
 
     exit_code = 6
+
+
+class OutputUnwritable(SmtpdocError):
+    """An output file cannot be written (missing folder, no permission, disk full)."""
+
+    exit_code = 2

@@ -265,9 +265,9 @@ def _step_facts(step: Step, session: Session, catalog: Catalog) -> dict[str, Any
 
 
 def explain_session(session: Session, catalog: Catalog) -> Session:
-    for step in session.steps:
+    for position, step in enumerate(session.steps, 1):
         info = catalog.step(step.name)
-        step.number = info.number
+        step.number = position  # the step's place in this session, as every renderer numbers it
         step.title = info.title
         step.rfc = info.rfc
         step.explanation = info.explanation

@@ -55,7 +55,7 @@ class Step:
     facts: dict[str, Any] = field(default_factory=dict)
     reply: Reply | None = None
     inside_tls: bool = False
-    number: int = 0  # filled by explain
+    number: int = 0  # filled by explain: 1-based position in Session.steps (what the terminal prints)
     title: str = ""
     summary: str = ""
     explanation: str = ""

@@ -14,20 +14,6 @@ _VERB = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{1,15}$")
 _MASKED_STARTTLS = re.compile(r"^X{4,}A$|^XXXXXXXA$", re.IGNORECASE)
 
 
-# The line limits are catalog rules (steps.toml [rules]); these names stay for the Wireshark
-# Lua generator (smtpdoc.wireshark.lua) while it still reads them from here.
-_LIMITS = {"MAX_COMMAND_LINE": "max_command_line", "MAX_REPLY_LINE": "max_reply_line", "MAX_TEXT_LINE": "max_text_line"}
-
-
-def __getattr__(name: str) -> int:
-    if name in _LIMITS:
-        from smtpdoc.catalog.rules import load_rules
-
-        value: int = getattr(load_rules(), _LIMITS[name])
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def text(data: bytes) -> str:
     """Bytes from the wire as text: UTF-8 where valid, Latin-1 otherwise."""
     try:

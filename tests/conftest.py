@@ -90,3 +90,58 @@ def read_zeek_log(path: Path) -> list[dict[str, str]]:
         elif line and not line.startswith("#"):
             rows.append(dict(zip(fields, line.split("\t"), strict=True)))
     return rows
+
+
+# -- the Wireshark side: annotated copies and the thin Lua reader -----------------------------------
+LUA = ROOT / "dissector" / "smtpdoc.lua"
+PLUGIN_ON = ["-X", f"lua_script:{LUA}", "-o", "smtpdoc.enabled:TRUE"]
+
+
+def keylog_for(capture: Path) -> str | None:
+    keylog = capture.with_suffix(".keylog")
+    return str(keylog) if keylog.exists() else None
+
+
+def explained_with_keys(capture: Path) -> tuple[Session, ...]:
+    """The capture explained with the key log beside it, if any (the cache key other tests use)."""
+    keylog = keylog_for(capture)
+    return sessions_of(capture, keylog=keylog) if keylog else sessions_of(capture)
+
+
+def roundtrip_captures() -> list[Path]:
+    """Every capture of tests/data, examples and the shared corpus."""
+    found = sorted(DATA.glob("*.pcapng")) + sorted(EXAMPLES.glob("*.pcapng"))
+    return found + zeek_traces()
+
+
+@pytest.fixture(scope="session")
+def annotated(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """capture → its annotated copy, written once per test session from the cached explanation."""
+    from smtpdoc.annotate import frame_comments, write_comments
+
+    folder = tmp_path_factory.mktemp("annotated")
+    made: dict[Path, Path] = {}
+
+    def get(capture: Path) -> Path:
+        if capture not in made:
+            words, tokens, _count = frame_comments(explained_with_keys(capture))
+            out = folder / f"{capture.parent.name}-{capture.name.split('.')[0]}.pcapng"
+            write_comments(_tshark(), str(capture), str(out), {f: [w, tokens[f]] for f, w in words.items()})
+            made[capture] = out
+        return made[capture]
+
+    return get
+
+
+def plugin_fields(tshark_path: str, capture: Path, *fields: str) -> dict[int, list[list[str]]]:
+    """frame → one list of values per field, read through dissector/smtpdoc.lua."""
+    args = [tshark_path, "-n", *PLUGIN_ON, "-r", str(capture), "-T", "fields", "-e", "frame.number"]
+    for name in fields:
+        args += ["-e", name]
+    done = subprocess.run(args, capture_output=True, text=True, check=True, timeout=300)
+    assert "Lua:" not in done.stderr, done.stderr
+    out: dict[int, list[list[str]]] = {}
+    for line in done.stdout.splitlines():
+        frame, *values = line.split("\t")
+        out[int(frame)] = [v.split(",") if v else [] for v in values]
+    return out

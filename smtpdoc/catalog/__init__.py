@@ -103,6 +103,8 @@ class Catalog:
                     rfc=_str(row, "rfc", where),
                     walkthrough=walkthrough,
                     colour=colour.lower(),
+                    button=_str(row, "button", where) if walkthrough is not None else "",
+                    wireshark=_str(row, "wireshark", where),
                 )
             )
         steps.sort(key=lambda step: step.number)

@@ -23,6 +23,8 @@ class StepInfo:
     rfc: str
     walkthrough: int | None
     colour: str
+    button: str  # walkthrough steps: label on the Wireshark filter toolbar (else "")
+    wireshark: str  # native display filter for this step's frames (no plugin, no annotation)
 
 
 @dataclass(frozen=True)
