@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import re
 import string
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from smtpdoc import pdml
-from smtpdoc import tshark as tshark_mod
+from smtpdoc import passes, pdml
 from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.demux import Demux, run_streams
 from smtpdoc.model import Extension, Finding, Report, Session, Step
-from smtpdoc.packets import Packet
+from smtpdoc.passes import Outcome
 from smtpdoc.session import SMTP_PORTS, Options
 from smtpdoc.tshark import Tshark
 
@@ -36,16 +35,6 @@ class Settings:
     progress: Callable[[int], None] | None = None  # called with the number of frames read so far
 
 
-@dataclass
-class Outcome:
-    """How the tshark pass ended; filled when the session iterator is exhausted."""
-
-    frames: int = 0
-    cut_short: bool = False
-    warning: str | None = None
-    sessions: int = 0
-
-
 def explain_capture(capture: str, tshark: Tshark, settings: Settings) -> tuple[Report, Outcome]:
     """A Report whose `sessions` is a lazy iterator; `Outcome` is complete once it is consumed."""
     catalog = load_catalog()
@@ -54,10 +43,6 @@ def explain_capture(capture: str, tshark: Tshark, settings: Settings) -> tuple[R
     report.filter_title, report.filter_explanation = catalog.filter_intro
     report.sessions = _sessions(capture, tshark, settings, catalog, outcome, report)
     return report, outcome
-
-
-def _decode_as(ports: Sequence[int]) -> list[str]:
-    return [f"tcp.port=={port},smtp" for port in ports]
 
 
 def _sessions(
@@ -69,7 +54,8 @@ def _sessions(
     display_filter = pdml.DISPLAY_FILTER
     if settings.stream is not None:
         display_filter = f"tcp.stream == {settings.stream} && ({display_filter})"
-    for packet in _packets(capture, tshark, settings, settings.decode_as, display_filter, outcome):
+    read = partial(passes.packets, capture, tshark, keylog=settings.keylog, outcome=outcome)
+    for packet in read(decode_as=settings.decode_as, display_filter=display_filter, progress=settings.progress):
         for session in demux.feed(packet):
             outcome.sessions += 1
             yield explain_session(session, catalog)
@@ -82,7 +68,7 @@ def _sessions(
         streams = ", ".join(str(s) for s in sorted(demux.held))
         extra = tuple(sorted(set(settings.decode_as) | set(demux.held.values())))
         focus = f"tcp.stream in {{{streams}}} && ({pdml.DISPLAY_FILTER})"
-        again = _packets(capture, tshark, settings, extra, focus, outcome)
+        again = read(decode_as=extra, display_filter=focus)
         redone = run_streams(again, Options(reveal_secrets=settings.reveal_secrets, smtp_ports=ports | set(extra)))
         for session in demux.resolve(redone):
             outcome.sessions += 1
@@ -90,91 +76,6 @@ def _sessions(
     if outcome.sessions == 0:
         detail = "no packets" if outcome.frames == 0 else f"{outcome.frames} TCP frames, none of them SMTP"
         report.findings.append(_finding(Finding(name="no_smtp", frames=[], detail=detail), catalog))
-
-
-def _packets(
-    capture: str,
-    tshark: Tshark,
-    settings: Settings,
-    decode_as: Sequence[int],
-    display_filter: str,
-    outcome: Outcome,
-) -> Iterator[Packet]:
-    """One streamed tshark PDML pass: packet events, with decrypted bytes attached."""
-    args = pdml.tshark_args(
-        capture, decode_as=_decode_as(decode_as), keylog=settings.keylog, display_filter=display_filter
-    )
-    decrypted = _Decrypted(capture, tshark, settings, decode_as)
-    first_pass = outcome.frames == 0
-    with tshark_mod.stream(tshark, args) as (stdout, result):
-        try:
-            for packet in pdml.read_packets(stdout):
-                if first_pass:
-                    outcome.frames += 1
-                    if settings.progress is not None:
-                        settings.progress(outcome.frames)
-                yield decrypted.attach(packet) if packet.decrypted else packet
-        except pdml.PdmlError as exc:
-            outcome.warning = f"tshark's output ended early ({exc})"
-    tshark_mod.check(result, capture)
-    if result.cut_short:
-        outcome.cut_short = True
-        outcome.warning = f"'{capture}' is cut short: {result.message()}; explained what could be read"
-
-
-class _Decrypted:
-    """Decrypted bytes for the packets tshark could decrypt, fetched once, on first need.
-
-    PDML does not carry them exactly, so the first decrypted packet triggers two small
-    extra tshark passes (which streams were decrypted; their records via `-z follow`).
-    Each packet then takes its sender's next records until they add up to the bytes
-    tshark's SMTP dissector read in it (counting records would be wrong: tshark's follow
-    leaves out empty records, such as TLS 1.0's empty-fragment defence).
-    """
-
-    def __init__(self, capture: str, tshark: Tshark, settings: Settings, decode_as: Sequence[int]) -> None:
-        self.capture = capture
-        self.tshark = tshark
-        self.decode_as = _decode_as(decode_as)
-        self.keylog = settings.keylog
-        self.nodes: dict[int, tuple[str, int] | None] | None = None  # stream → node 0's endpoint
-        self.queues: dict[tuple[int, bool], deque[bytes]] = {}
-
-    def _load(self) -> dict[int, tuple[str, int] | None]:
-        listing = tshark_mod.run(
-            self.tshark,
-            pdml.decrypted_streams_args(self.capture, decode_as=self.decode_as, keylog=self.keylog),
-            self.capture,
-        )
-        streams = sorted({int(line) for line in listing.split() if line.isdigit()})
-        if not streams:
-            return {}
-        text = tshark_mod.run(
-            self.tshark,
-            pdml.follow_args(self.capture, streams, decode_as=self.decode_as, keylog=self.keylog),
-            self.capture,
-        )
-        nodes: dict[int, tuple[str, int] | None] = {}
-        for stream, data in pdml.parse_follow(text).items():
-            nodes[stream] = data.node0
-            for by_node0, record in data.records:
-                self.queues.setdefault((stream, by_node0), deque()).append(record)
-        return nodes
-
-    def attach(self, packet: Packet) -> Packet:
-        if self.nodes is None:
-            self.nodes = self._load()
-        node0 = self.nodes.get(packet.stream)
-        if node0 is None:
-            return packet
-        by_node0 = (packet.src, packet.sport) == node0
-        queue = self.queues.get((packet.stream, by_node0))
-        chunks: list[bytes] = []
-        taken = 0
-        while queue and taken < packet.decrypted_size:
-            chunks.append(queue.popleft())
-            taken += len(chunks[-1])
-        return replace(packet, plaintext=b"".join(chunks)) if chunks else packet
 
 
 # -- words ---------------------------------------------------------------------------------

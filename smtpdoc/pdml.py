@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import IO
 
 from lxml import etree
 
+from smtpdoc.certificates import certificate
 from smtpdoc.packets import (
     Alert,
-    Certificate,
     ClientHello,
     HandshakeMessage,
     Packet,
@@ -41,7 +40,7 @@ PRUNED_TREE = (
 )
 _IP_LINE = re.compile(r"Src: ([^,]+), Dst: (\S+)")
 # Per-stream timestamps are computed for nothing: the events carry the capture time.
-_TSHARK_OPTIONS = ("-o", "tcp.calculate_timestamps:FALSE")
+TSHARK_OPTIONS = ("-o", "tcp.calculate_timestamps:FALSE")
 # Frames the engine can learn from: payload or connection set-up/tear-down.
 # The third packet of the handshake is a bare ACK: seq 1, ack 1, no payload.
 DISPLAY_FILTER = (
@@ -62,7 +61,7 @@ def tshark_args(
     display_filter: str = DISPLAY_FILTER,
 ) -> list[str]:
     """The argument list for one PDML pass over `capture`."""
-    args = ["-n", "-r", capture, "-T", "pdml", "-j", " ".join(PRUNED_TREE), *_TSHARK_OPTIONS, "-Y", display_filter]
+    args = ["-n", "-r", capture, "-T", "pdml", "-j", " ".join(PRUNED_TREE), *TSHARK_OPTIONS, "-Y", display_filter]
     for rule in decode_as:
         args += ["-d", rule]
     if keylog:
@@ -70,7 +69,7 @@ def tshark_args(
     return args
 
 
-def _int(text: str | None, default: int = 0) -> int:
+def to_int(text: str | None, default: int = 0) -> int:
     if not text:
         return default
     try:
@@ -80,6 +79,39 @@ def _int(text: str | None, default: int = 0) -> int:
             return int(text, 16)
         except ValueError:
             return default
+
+
+def geninfo(proto: etree._Element) -> tuple[int, float]:
+    """Frame number and capture time from a packet's `geninfo` proto."""
+    number = 0
+    time = 0.0
+    for f in proto:
+        fname = f.get("name")
+        if fname == "num":
+            number = to_int(f.get("show"))
+        elif fname == "timestamp":
+            time = timestamp(f.get("value") or "")
+    return number, time
+
+
+def timestamp(text: str) -> float:
+    """Seconds since the epoch as tshark prints them, "SECONDS.NANOSECONDS".
+
+    A damaged or crafted capture can make tshark print a negative fraction
+    ("1783446909.-765352592"): it counts back from the seconds. Nonsense reads as 0.
+    """
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    seconds, _, fraction = text.partition(".")
+    digits = fraction.lstrip("-")
+    try:
+        whole = int(seconds)
+        part = int(digits) / 10 ** len(digits) if digits else 0.0
+    except ValueError:
+        return 0.0
+    return whole - part if fraction.startswith("-") else whole + part
 
 
 class PdmlError(Exception):
@@ -118,12 +150,7 @@ def _packet(elem: etree._Element) -> Packet | None:
     for proto in elem:
         name = proto.get("name")
         if name == "geninfo":
-            for f in proto:
-                fname = f.get("name")
-                if fname == "num":
-                    number = int(f.get("show") or 0)
-                elif fname == "timestamp":
-                    time = float(f.get("value") or 0.0)
+            number, time = geninfo(proto)
         elif name in ("ip", "ipv6"):
             # Only the header line is asked for (see PRUNED_TREE), "... Src: a, Dst: b": the
             # twenty-odd IP fields would be a third of the XML. The innermost header wins.
@@ -161,7 +188,7 @@ def _packet(elem: etree._Element) -> Packet | None:
         dst=dst,
         sport=int(tcp.get("tcp.srcport", "0")),
         dport=int(tcp.get("tcp.dstport", "0")),
-        flags=_int(tcp.get("tcp.flags")),
+        flags=to_int(tcp.get("tcp.flags")),
         seq=int(tcp.get("tcp.seq", "0")),
         ack_number=int(tcp.get("tcp.ack", "0")),
         payload=payload,
@@ -186,14 +213,14 @@ def _record(rec: etree._Element) -> TlsRecord:
     for f in rec:
         fname = f.get("name")
         if fname == "tls.record.opaque_type":
-            content_type = _int(f.get("show"))
+            content_type = to_int(f.get("show"))
         elif fname == "tls.record.content_type":
-            inner_type = _int(f.get("show"))
+            inner_type = to_int(f.get("show"))
             content_type = content_type or inner_type
         elif fname == "tls.record.length":
-            length = _int(f.get("show"))
+            length = to_int(f.get("show"))
         elif fname == "tls.record.version":
-            version = _int(f.get("show"))
+            version = to_int(f.get("show"))
         elif fname == "tls.handshake":
             msg = _handshake(f)
             if msg is not None:
@@ -210,9 +237,9 @@ def _alert(f: etree._Element) -> Alert:
     for child in f.iter("field"):
         cname = child.get("name")
         if cname == "tls.alert_message.level":
-            level = _int(child.get("show"))
+            level = to_int(child.get("show"))
         elif cname == "tls.alert_message.desc":
-            desc = _int(child.get("show"))
+            desc = to_int(child.get("show"))
     return Alert(level=level, description=desc, encrypted=level == 0)
 
 
@@ -224,11 +251,11 @@ def _handshake(hs: etree._Element) -> TlsMessage | None:
         if fname == "tls.handshake.certificate" and subtree_cert is None:
             subtree_cert = f
         fields.setdefault(fname, []).append(f.get("show") or "")
-    htype = _int((fields.get("tls.handshake.type") or [""])[0], -1)
+    htype = to_int((fields.get("tls.handshake.type") or [""])[0], -1)
     if htype < 0:
         return None
-    versions = tuple(_int(v) for v in fields.get("tls.handshake.extensions.supported_version", []))
-    legacy = _int((fields.get("tls.handshake.version") or [""])[0])
+    versions = tuple(to_int(v) for v in fields.get("tls.handshake.extensions.supported_version", []))
+    legacy = to_int((fields.get("tls.handshake.version") or [""])[0])
     alpn = tuple(fields.get("tls.handshake.extensions_alpn_str", []))
     if htype == _HELLO_CLIENT:
         names = fields.get("tls.handshake.extensions_server_name")
@@ -243,103 +270,11 @@ def _handshake(hs: etree._Element) -> TlsMessage | None:
     if htype == _HELLO_SERVER:
         return ServerHello(
             version=versions[0] if versions else legacy,
-            cipher=_int((fields.get("tls.handshake.ciphersuite") or [""])[0]),
+            cipher=to_int((fields.get("tls.handshake.ciphersuite") or [""])[0]),
             alpn=alpn[0] if alpn else None,
-            psk=_EXT_PRE_SHARED_KEY in {_int(t) for t in fields.get("tls.handshake.extension.type", [])},
+            psk=_EXT_PRE_SHARED_KEY in {to_int(t) for t in fields.get("tls.handshake.extension.type", [])},
             session_id=(fields.get("tls.handshake.session_id") or [""])[0],
         )
     if htype == _CERTIFICATE and subtree_cert is not None:
-        return _certificate(subtree_cert)
+        return certificate(subtree_cert.get("value") or "")
     return HandshakeMessage(type=htype)
-
-
-def _certificate(cert: etree._Element) -> Certificate:
-    subject = issuer = ""
-    times: list[str] = []
-    for f in cert.iter("field"):
-        fname = f.get("name")
-        if fname == "x509af.subject" and not subject:
-            subject = _rdn(f)
-        elif fname == "x509af.issuer" and not issuer:
-            issuer = _rdn(f)
-        elif fname in ("x509af.utcTime", "x509af.generalizedTime") and len(times) < 2:
-            times.append(f.get("show") or "")
-    return Certificate(
-        subject=subject,
-        issuer=issuer,
-        not_before=times[0] if times else None,
-        not_after=times[1] if len(times) > 1 else None,
-    )
-
-
-def _rdn(f: etree._Element) -> str:
-    for child in f.iter("field"):
-        if child.get("name") in ("x509if.rdnSequence", "x509af.rdnSequence"):
-            show = child.get("showname") or ""
-            # showname="rdnSequence: 1 item (id-at-commonName=mail.example.test)"
-            start, end = show.find("("), show.rfind(")")
-            return show[start + 1 : end] if 0 <= start < end else show
-    return f.get("show") or ""
-
-
-# -- decrypted TLS, through tshark's "follow" ----------------------------------------------
-# PDML does not carry the decrypted bytes (its SMTP fields lose parts of multi-line replies
-# and of the message), so for streams tshark decrypted, one `-z follow,tls,raw` pass gives
-# them: one hex line per decrypted application-data record, the second node's indented.
-DECRYPTED_FILTER = "tls && smtp"
-
-
-def decrypted_streams_args(capture: str, *, decode_as: Sequence[str] = (), keylog: str | None = None) -> list[str]:
-    """tshark arguments listing the TCP streams in which SMTP was decrypted."""
-    args = ["-n", "-r", capture, "-T", "fields", "-e", "tcp.stream", "-Y", DECRYPTED_FILTER]
-    return args + _decode_options(decode_as, keylog)
-
-
-def follow_args(
-    capture: str, streams: Sequence[int], *, decode_as: Sequence[str] = (), keylog: str | None = None
-) -> list[str]:
-    args = ["-n", "-r", capture, "-q"]
-    for stream in streams:
-        args += ["-z", f"follow,tls,raw,{stream}"]
-    return args + _decode_options(decode_as, keylog)
-
-
-def _decode_options(decode_as: Sequence[str], keylog: str | None) -> list[str]:
-    args: list[str] = []
-    for rule in decode_as:
-        args += ["-d", rule]
-    if keylog:
-        args += ["-o", f"tls.keylog_file:{keylog}"]
-    return args
-
-
-@dataclass
-class Followed:
-    """The decrypted records of one stream, in order, each tagged with its sender."""
-
-    node0: tuple[str, int] | None  # the endpoint of the unindented records, when tshark names it
-    records: list[tuple[bool, bytes]] = field(default_factory=list)  # (sent by node 0, bytes)
-
-
-def parse_follow(text: str) -> dict[int, Followed]:
-    out: dict[int, Followed] = {}
-    current: Followed | None = None
-    for line in text.splitlines():
-        if line.startswith("Filter: tcp.stream eq "):
-            current = Followed(node0=None)
-            out[int(line.rsplit(" ", 1)[1])] = current
-        elif current is None or not line.strip() or line.startswith("="):
-            continue
-        elif line.startswith("Node 0: "):
-            address, _, port = line[len("Node 0: ") :].rpartition(":")
-            address = address.removeprefix("[").removesuffix("]")  # "[::1]:25"
-            current.node0 = (address, int(port)) if port.isdigit() and address else None
-        elif line.startswith(("Node ", "Follow:")):
-            continue
-        else:
-            try:
-                data = bytes.fromhex(line.strip())
-            except ValueError:
-                continue
-            current.records.append((not line.startswith("\t"), data))
-    return out

@@ -1,0 +1,141 @@
+"""The tshark passes behind `explain`: PDML in, packet events out, decrypted bytes attached.
+
+Without keys, one field-selected PDML pass (`smtpdoc.pdml_flat`) reads the capture:
+tshark prepares only the fields the reader needs. With a key log, or from the first
+frame that shows tshark decrypted something (keys embedded in a pcapng), the tree form
+(`smtpdoc.pdml`) is read instead, from that frame on: tshark dissects every frame in
+either pass, so the frames before it read the same in both.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import IO
+
+from smtpdoc import follow, pdml, pdml_flat
+from smtpdoc import tshark as tshark_mod
+from smtpdoc.packets import Packet
+from smtpdoc.tshark import Tshark
+
+
+@dataclass
+class Outcome:
+    """How the tshark pass ended; filled when the session iterator is exhausted."""
+
+    frames: int = 0
+    cut_short: bool = False
+    warning: str | None = None
+    sessions: int = 0
+
+
+def decode_as_rules(ports: Sequence[int]) -> list[str]:
+    return [f"tcp.port=={port},smtp" for port in ports]
+
+
+def packets(
+    capture: str,
+    tshark: Tshark,
+    *,
+    keylog: str | None,
+    decode_as: Sequence[int],
+    display_filter: str,
+    outcome: Outcome,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Packet]:
+    """One streamed pass over `capture`: packet events, with decrypted bytes attached."""
+    rules = decode_as_rules(decode_as)
+    counting = outcome.frames == 0  # the first pass counts the frames
+    tree_filter = display_filter
+    if keylog is None:
+        args = pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter)
+        try:
+            yield from _read(args, pdml_flat.read_packets, capture, tshark, outcome, counting, progress)
+            return
+        except pdml_flat.NeedsTree as switch:
+            tree_filter = f"frame.number >= {switch.frame} && ({display_filter})"
+    decrypted = _Decrypted(capture, tshark, keylog, rules)
+    args = pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=tree_filter)
+    for packet in _read(args, pdml.read_packets, capture, tshark, outcome, counting, progress):
+        yield decrypted.attach(packet) if packet.decrypted else packet
+
+
+def _read(
+    args: list[str],
+    reader: Callable[[IO[bytes]], Iterator[Packet]],
+    capture: str,
+    tshark: Tshark,
+    outcome: Outcome,
+    counting: bool,
+    progress: Callable[[int], None] | None,
+) -> Iterator[Packet]:
+    with tshark_mod.stream(tshark, args) as (stdout, result):
+        try:
+            for packet in reader(stdout):
+                if counting:
+                    outcome.frames += 1
+                    if progress is not None:
+                        progress(outcome.frames)
+                yield packet
+        except pdml.PdmlError as exc:
+            outcome.warning = f"tshark's output ended early ({exc})"
+    tshark_mod.check(result, capture)
+    if result.cut_short:
+        outcome.cut_short = True
+        outcome.warning = f"'{capture}' is cut short: {result.message()}; explained what could be read"
+
+
+class _Decrypted:
+    """Decrypted bytes for the packets tshark could decrypt, fetched once, on first need.
+
+    PDML does not carry them exactly, so the first decrypted packet triggers two small
+    extra tshark passes (which streams were decrypted; their records via `-z follow`).
+    Each packet then takes its sender's next records until they add up to the bytes
+    tshark's SMTP dissector read in it (counting records would be wrong: tshark's follow
+    leaves out empty records, such as TLS 1.0's empty-fragment defence).
+    """
+
+    def __init__(self, capture: str, tshark: Tshark, keylog: str | None, rules: Sequence[str]) -> None:
+        self.capture = capture
+        self.tshark = tshark
+        self.decode_as = rules
+        self.keylog = keylog
+        self.nodes: dict[int, tuple[str, int] | None] | None = None  # stream → node 0's endpoint
+        self.queues: dict[tuple[int, bool], deque[bytes]] = {}
+
+    def _load(self) -> dict[int, tuple[str, int] | None]:
+        listing = tshark_mod.run(
+            self.tshark,
+            follow.decrypted_streams_args(self.capture, decode_as=self.decode_as, keylog=self.keylog),
+            self.capture,
+        )
+        streams = sorted({int(line) for line in listing.split() if line.isdigit()})
+        if not streams:
+            return {}
+        text = tshark_mod.run(
+            self.tshark,
+            follow.follow_args(self.capture, streams, decode_as=self.decode_as, keylog=self.keylog),
+            self.capture,
+        )
+        nodes: dict[int, tuple[str, int] | None] = {}
+        for stream, data in follow.parse_follow(text).items():
+            nodes[stream] = data.node0
+            for by_node0, record in data.records:
+                self.queues.setdefault((stream, by_node0), deque()).append(record)
+        return nodes
+
+    def attach(self, packet: Packet) -> Packet:
+        if self.nodes is None:
+            self.nodes = self._load()
+        node0 = self.nodes.get(packet.stream)
+        if node0 is None:
+            return packet
+        by_node0 = (packet.src, packet.sport) == node0
+        queue = self.queues.get((packet.stream, by_node0))
+        chunks: list[bytes] = []
+        taken = 0
+        while queue and taken < packet.decrypted_size:
+            chunks.append(queue.popleft())
+            taken += len(chunks[-1])
+        return replace(packet, plaintext=b"".join(chunks)) if chunks else packet

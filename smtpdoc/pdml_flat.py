@@ -1,0 +1,217 @@
+"""tshark's field-selected PDML (`-T pdml -e FIELD ...`) → packet events, for captures without keys.
+
+With `-e`, each <packet> holds the `geninfo` proto, then one flat <field name= value=/>
+per value of the selected fields, grouped by field name in the order asked: tshark only
+has to prepare these fields, and the XML is a fifth of the pruned tree's. What the flat
+form loses is which TLS record a value came from; without decryption that is
+recoverable (TLS 1.3 protects only records after the cleartext ones of a flight, and
+only one hello travels in a frame). Decrypted TLS needs the tree (`smtpdoc.pdml`): the
+first frame that shows decryption raises `NeedsTree`, and the caller goes on from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import IO
+
+from lxml import etree
+
+from smtpdoc.certificates import certificate
+from smtpdoc.packets import (
+    ALERT,
+    HANDSHAKE,
+    Alert,
+    ClientHello,
+    HandshakeMessage,
+    Packet,
+    ServerHello,
+    TlsMessage,
+    TlsRecord,
+)
+from smtpdoc.pdml import TSHARK_OPTIONS, PdmlError, geninfo, to_int
+
+FIELDS = (
+    "frame.protocols",
+    *("ip.src", "ip.dst", "ipv6.src", "ipv6.dst"),
+    *("tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.ack", "tcp.payload"),
+    *("tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission"),
+    *("tls", "tls.record.length", "tls.record.version", "tls.record.content_type", "tls.record.opaque_type"),
+    *("tls.handshake.type", "tls.handshake.version", "tls.handshake.extensions.supported_version"),
+    *("tls.handshake.ciphersuite", "tls.handshake.extensions_alpn_str", "tls.handshake.extensions_server_name"),
+    *("tls.handshake.session_id", "tls.handshake.extension.type", "tls.handshake.certificate"),
+    *("tls.alert_message", "tls.alert_message.level", "tls.alert_message.desc"),
+)
+
+_HELLO_CLIENT = 1
+_HELLO_SERVER = 2
+_CERTIFICATE = 11
+_EXT_PRE_SHARED_KEY = 41
+_NONE: list[str] = []
+
+
+class NeedsTree(Exception):
+    """This frame shows decrypted TLS: read it and the rest with the tree reader."""
+
+    def __init__(self, frame: int) -> None:
+        super().__init__(f"frame {frame} is decrypted")
+        self.frame = frame
+
+
+def tshark_args(capture: str, *, decode_as: Sequence[str] = (), display_filter: str) -> list[str]:
+    args = ["-n", "-r", capture, "-T", "pdml"]
+    for name in FIELDS:
+        args += ["-e", name]
+    args += [*TSHARK_OPTIONS, "-Y", display_filter]
+    for rule in decode_as:
+        args += ["-d", rule]
+    return args
+
+
+def read_packets(stdout: IO[bytes]) -> Iterator[Packet]:
+    """Yield one Packet per TCP <packet>; raise NeedsTree at the first decrypted frame."""
+    context = etree.iterparse(stdout, events=("end",), tag="packet", huge_tree=True)
+    try:
+        for _event, elem in context:
+            packet = _packet(elem)
+            elem.clear(keep_tail=False)
+            parent = elem.getparent()
+            if parent is not None:
+                while elem.getprevious() is not None:
+                    del parent[0]
+            if packet is not None:
+                yield packet
+    except etree.XMLSyntaxError as exc:
+        raise PdmlError(str(exc)) from None
+
+
+def _packet(elem: etree._Element) -> Packet | None:
+    values: dict[str, list[str]] = {}
+    number, time = 0, 0.0
+    for child in elem:
+        name = child.get("name") or ""
+        if name == "geninfo":
+            number, time = geninfo(child)
+            continue
+        value = child.get("value") or ""
+        found = values.get(name)
+        if found is None:
+            values[name] = [value]
+        else:
+            found.append(value)
+    tcp_stream = values.get("tcp.stream")
+    if tcp_stream is None:
+        return None
+    protocols = (values.get("frame.protocols") or [""])[0].split(":")
+    if "tls" in protocols and "smtp" in protocols[protocols.index("tls") :]:
+        raise NeedsTree(number)
+    src = dst = ""
+    for family in reversed(protocols):  # the innermost network header wins
+        if family in ("ip", "ipv6"):
+            src = (values.get(f"{family}.src") or [""])[-1]
+            dst = (values.get(f"{family}.dst") or [""])[-1]
+            break
+    payload = values.get("tcp.payload")
+    tls_layer = "tls" in values
+    return Packet(
+        number=number,
+        time=time,
+        stream=int(tcp_stream[0]),
+        src=src,
+        dst=dst,
+        sport=int(_first(values, "tcp.srcport", "0")),
+        dport=int(_first(values, "tcp.dstport", "0")),
+        flags=to_int(_first(values, "tcp.flags", "")),
+        seq=int(_first(values, "tcp.seq", "0")),
+        ack_number=int(_first(values, "tcp.ack", "0")),
+        payload=bytes.fromhex(payload[-1]) if payload else b"",
+        retransmission="tcp.analysis.retransmission" in values or "tcp.analysis.spurious_retransmission" in values,
+        tls=_records(values, number) if tls_layer else (),
+        tls_layer=tls_layer,
+    )
+
+
+def _first(values: dict[str, list[str]], name: str, default: str) -> str:
+    found = values.get(name)
+    return found[0] if found else default
+
+
+def _records(values: dict[str, list[str]], number: int) -> tuple[TlsRecord, ...]:
+    lengths = values.get("tls.record.length", _NONE)
+    if not lengths:
+        return ()
+    opaque = values.get("tls.record.opaque_type", _NONE)
+    cleartext = values.get("tls.record.content_type", _NONE)
+    in_clear = len(lengths) - len(opaque)
+    if len(cleartext) > in_clear:
+        raise NeedsTree(number)  # a protected record's inner type: tshark decrypted it
+    types = [to_int(t) for t in cleartext] + [0] * (in_clear - len(cleartext)) + [to_int(t) for t in opaque]
+    versions = values.get("tls.record.version", _NONE)
+    handshakes = _handshakes(values)
+    alerts = _alerts(values)
+    records = []
+    for index, (ctype, length) in enumerate(zip(types, lengths, strict=True)):
+        messages: tuple[TlsMessage, ...] = ()
+        if handshakes and ctype == HANDSHAKE:
+            messages, handshakes = handshakes, ()
+        elif alerts and ctype == ALERT:
+            messages, alerts = alerts, ()
+        version = to_int(versions[index]) if len(versions) == len(lengths) else None
+        records.append(TlsRecord(content_type=ctype, length=to_int(length), version=version, messages=messages))
+    return tuple(records)
+
+
+def _handshakes(values: dict[str, list[str]]) -> tuple[TlsMessage, ...]:
+    messages: list[TlsMessage] = []
+    for text in values.get("tls.handshake.type", _NONE):
+        htype = to_int(text, -1)
+        if htype == _HELLO_CLIENT:
+            messages.append(_client_hello(values))
+        elif htype == _HELLO_SERVER:
+            messages.append(_server_hello(values))
+        elif htype == _CERTIFICATE and "tls.handshake.certificate" in values:
+            messages.append(certificate(values["tls.handshake.certificate"][0]))
+        elif htype >= 0:
+            messages.append(HandshakeMessage(type=htype))
+    return tuple(messages)
+
+
+def _client_hello(values: dict[str, list[str]]) -> ClientHello:
+    versions = tuple(to_int(v) for v in values.get("tls.handshake.extensions.supported_version", _NONE))
+    legacy = to_int(_first(values, "tls.handshake.version", ""))
+    names = values.get("tls.handshake.extensions_server_name")
+    return ClientHello(
+        sni=names[0] if names else None,
+        versions=versions or ((legacy,) if legacy else ()),
+        cipher_count=len(values.get("tls.handshake.ciphersuite", _NONE)),
+        alpn=tuple(values.get("tls.handshake.extensions_alpn_str", _NONE)),
+        session_id=_colons(_first(values, "tls.handshake.session_id", "")),
+    )
+
+
+def _server_hello(values: dict[str, list[str]]) -> ServerHello:
+    versions = values.get("tls.handshake.extensions.supported_version")
+    alpn = values.get("tls.handshake.extensions_alpn_str")
+    return ServerHello(
+        version=to_int(versions[0]) if versions else to_int(_first(values, "tls.handshake.version", "")),
+        cipher=to_int(_first(values, "tls.handshake.ciphersuite", "")),
+        alpn=alpn[0] if alpn else None,
+        psk=_EXT_PRE_SHARED_KEY in {to_int(t) for t in values.get("tls.handshake.extension.type", _NONE)},
+        session_id=_colons(_first(values, "tls.handshake.session_id", "")),
+    )
+
+
+def _colons(hex_text: str) -> str:
+    """Bytes as the tree shows them ("0a:1b:..."); `-e` gives them without separators."""
+    if ":" in hex_text:
+        return hex_text
+    return ":".join(hex_text[i : i + 2] for i in range(0, len(hex_text), 2))
+
+
+def _alerts(values: dict[str, list[str]]) -> tuple[Alert, ...]:
+    levels = values.get("tls.alert_message.level", _NONE)
+    descriptions = values.get("tls.alert_message.desc", _NONE)
+    pairs = zip(levels, descriptions, strict=False)
+    alerts = [Alert(level=to_int(lv), description=to_int(d), encrypted=to_int(lv) == 0) for lv, d in pairs]
+    hidden = len(values.get("tls.alert_message", _NONE)) - len(alerts)
+    alerts += [Alert(level=0, description=0, encrypted=True)] * max(hidden, 0)
+    return tuple(alerts)
