@@ -69,11 +69,11 @@ def tshark_args(
     return args
 
 
-def to_int(text: str | None, default: int = 0) -> int:
+def to_int(text: str | None, default: int = 0, *, base: int = 0) -> int:
     if not text:
         return default
     try:
-        return int(text, 0)
+        return int(text, base)
     except ValueError:
         try:
             return int(text, 16)
