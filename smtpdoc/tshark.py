@@ -1,12 +1,16 @@
 """Find tshark, check its version, run it with argument lists, stream stdout.
 
-pyshark knows where tshark lives (PATH, its config.ini) and how to read its
-version; we use it for exactly that. Parsing is ours (see `smtpdoc.pdml`):
-a pyshark FileCapture loop is far slower than one tshark pass.
+tshark is looked for on PATH first; pyshark knows the other places it may live (its
+config.ini, the usual install folders) and is imported only then (it costs a sixth
+of a second). Parsing is ours (see `smtpdoc.pdml`): a pyshark FileCapture loop is far
+slower than one tshark pass. The version `tshark -v` reports is cached per binary
+(path, size, modification time), since asking costs a tenth of a second a run.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import re
 import shutil
@@ -60,6 +64,9 @@ def locate(explicit: str | None = None) -> str:
         if found is None:
             raise TsharkMissing(f"tshark not found at '{candidate}': {INSTALL_HINT}.")
         return found
+    on_path = shutil.which("tshark")
+    if on_path is not None:
+        return on_path
     from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path
 
     try:
@@ -72,6 +79,21 @@ def locate(explicit: str | None = None) -> str:
 def find_tshark(explicit: str | None = None) -> Tshark:
     """Locate tshark and check that it is 4.0 or newer."""
     path = locate(explicit)
+    identity = _identity(path)
+    cached = _cached_versions().get(identity) if identity else None
+    version = _ask_version(path) if cached is None else (cached[0], cached[1], cached[2])
+    if version < MIN_VERSION:
+        have = ".".join(map(str, version))
+        raise TsharkTooOld(
+            f"tshark {have} at '{path}' is too old; smtpdoc needs 4.0 or newer: {INSTALL_HINT} "
+            "(Debian 12 and Ubuntu 24.04 ship 4.0 or newer)."
+        )
+    if cached is None and identity:
+        _remember(identity, version)
+    return Tshark(path=path, version=version)
+
+
+def _ask_version(path: str) -> tuple[int, int, int]:
     try:
         done = subprocess.run([path, "-v"], capture_output=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -80,13 +102,51 @@ def find_tshark(explicit: str | None = None) -> Tshark:
     version = _parse_version(first[0]) if first else None
     if done.returncode != 0 or version is None:
         raise TsharkMissing(f"'{path}' did not report a tshark version: {INSTALL_HINT}.")
-    if version < MIN_VERSION:
-        have = ".".join(map(str, version))
-        raise TsharkTooOld(
-            f"tshark {have} at '{path}' is too old; smtpdoc needs 4.0 or newer: {INSTALL_HINT} "
-            "(Debian 12 and Ubuntu 24.04 ship 4.0 or newer)."
-        )
-    return Tshark(path=path, version=version)
+    return version
+
+
+def _cache_file() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "smtpdoc", "tshark-versions.json")
+
+
+def _identity(path: str) -> str:
+    """The binary as it is now: a new build or another file under the same name is a miss."""
+    try:
+        real = os.path.realpath(path)
+        info = os.stat(real)
+    except OSError:
+        return ""
+    return f"{real}|{info.st_size}|{info.st_mtime_ns}|{info.st_ino}"
+
+
+def _cached_versions() -> dict[str, list[int]]:
+    try:
+        with open(_cache_file(), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        k: v
+        for k, v in data.items()
+        if isinstance(v, list) and len(v) == 3 and all(isinstance(n, int) and not isinstance(n, bool) for n in v)
+    }
+
+
+def _remember(identity: str, version: tuple[int, int, int]) -> None:
+    """Best effort: a cache that cannot be written only costs the next run a `tshark -v`."""
+    path = _cache_file()
+    known = _cached_versions()
+    known[identity] = list(version)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), delete=False, encoding="utf-8") as f:
+            json.dump(dict(list(known.items())[-8:]), f)
+        os.replace(f.name, path)
+    except OSError:
+        pass
 
 
 @dataclass
@@ -132,6 +192,7 @@ def stream(tshark: Tshark, args: Sequence[str]) -> Iterator[tuple[IO[bytes], Run
         except OSError as exc:
             raise TsharkMissing(f"tshark at '{tshark.path}' cannot be run ({exc}).") from None
         assert proc.stdout is not None
+        _widen(proc.stdout)
         try:
             yield proc.stdout, result
         finally:
@@ -143,6 +204,21 @@ def stream(tshark: Tshark, args: Sequence[str]) -> Iterator[tuple[IO[bytes], Run
             result.stderr = err.read().decode("utf-8", "replace")
     if result.returncode < 0:
         raise TsharkFailed(f"tshark was killed by signal {-result.returncode}: {result.message()}")
+
+
+# A pipe of 1 MiB instead of 64 KiB lets tshark run ahead while Python is busy with a
+# burst of work (a session finished, its report written), so the two overlap better.
+_PIPE_BYTES = 1 << 20
+
+
+def _widen(pipe: IO[bytes]) -> None:
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setsize is None:
+        return
+    try:
+        fcntl.fcntl(pipe.fileno(), setsize, _PIPE_BYTES)
+    except OSError:
+        pass  # above /proc/sys/fs/pipe-max-size for this user: the default pipe works too
 
 
 def check(result: RunResult, capture: str) -> None:
