@@ -1,18 +1,17 @@
-"""Benchmark `smtpdoc explain --format json` against a bare tshark pass, and its memory.
+"""Benchmark `smtpdoc explain` against the tshark passes it cannot avoid, and its memory.
 
-    .venv/bin/python bench/run.py [--repeats 3] [--small 1000] [--large 10000]
+    .venv/bin/python bench/run.py [--repeats 3] [--small 1000] [--large 10000] [--peer 50]
 
-1. Builds (or reuses, cached in bench/out/) captures of SMALL and LARGE
-   STARTTLS sessions with bench/make_capture.py.
-2. Checks that smtpdoc's JSON for the SMALL capture has SMALL sessions, each
-   with the whole STARTTLS walkthrough: a benchmark of wrong output is worthless.
-3. On the SMALL capture, runs `tshark -n -r FILE > /dev/null` and
-   `python -m smtpdoc explain FILE --format json > /dev/null` alternately,
-   REPEATS times each, and prints the ratio of the medians.
-4. Runs smtpdoc once on the LARGE capture; prints peak RSS of smtpdoc's Python
-   process and of its tshark child at both sizes, and the growth LARGE/SMALL.
+Builds (or reuses, cached in bench/out/) replays of examples/starttls.pcapng with
+bench/make_capture.py: SMALL and LARGE back-to-back sessions, PEER sessions for the
+pyshark loop, a mixed capture (20 SMTP among 2,000 HTTPS-like sessions) and a keyed
+one (100 sessions with examples/starttls.keylog, which decrypts every copy). Checks
+that smtpdoc's JSON holds every session's whole STARTTLS walkthrough (a benchmark of
+wrong output is worthless), then times each command REPEATS times, alternating, and
+prints every ratio of issue 11 beside its goal. Wall-clock medians; the machine is
+shared, so only ratios taken in one run compare.
 
-Last line: ratio=X.XX mem_1k=..MiB mem_10k=..MiB mem_growth=X.XX
+Last line: ratio=X.XX (JSON over the floor pass, SMALL) mem_1k=.. mem_10k=.. mem_growth=..
 """
 
 from __future__ import annotations
@@ -26,16 +25,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import make_capture  # noqa: E402  (bench/ is not a package)
 
+from smtpdoc import pdml, pdml_flat  # noqa: E402
+
 OUT = HERE / "out"
 WRAPPER = HERE / "rusage_wrapper.py"
+PEER = HERE / "pyshark_peer.py"
+KEYLOG = REPO / "examples" / "starttls.keylog"
 WALKTHROUGH = (
     "tcp_handshake",
     "greeting",
@@ -47,6 +52,9 @@ WALKTHROUGH = (
     "encrypted",
     "close",
 )
+# What the floor pass prints: the fields smtpdoc's reader reads, plus the two that
+# PDML's geninfo gives it for free (frame number and time).
+FLOOR_FIELDS = ("frame.number", "frame.time_epoch", *pdml_flat.FIELDS)
 
 
 @dataclass
@@ -54,28 +62,42 @@ class SmtpdocRun:
     seconds: float
     self_kib: int
     children_kib: int
+    self_cpu: float
+    children_cpu: float
 
 
-def capture_for(count: int, source: Path) -> Path:
-    path = OUT / f"starttls-{count}-{make_capture.source_digest(source)}.pcapng"
-    for stale in OUT.glob(f"starttls-{count}-*"):
+def capture_for(count: int, source: Path, *, mix: bool = False) -> Path:
+    kind = "mixed" if mix else "starttls"
+    path = OUT / f"{kind}-{count}-{make_capture.source_digest(source)}.pcapng"
+    for stale in OUT.glob(f"{kind}-{count}-*"):
         if not stale.name.startswith(path.stem):  # made from an older source or generator
             stale.unlink()
     if not path.exists():
         started = time.perf_counter()
-        frames = make_capture.write_capture(source, count, path)
-        print(f"built {path.name}: {count} sessions, {frames} frames in {time.perf_counter() - started:.1f} s")
+        frames = make_capture.write_capture(source, count, path, mix=mix)
+        print(f"built {path.name}: {count} SMTP sessions, {frames} frames in {time.perf_counter() - started:.1f} s")
     return path
 
 
-def run_tshark(tshark: str, capture: Path) -> float:
+def timed(args: Sequence[str]) -> float:
     started = time.perf_counter()
-    subprocess.run([tshark, "-n", "-r", str(capture)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(list(args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - started
 
 
-def run_smtpdoc(capture: Path, output: Path | None = None) -> SmtpdocRun:
-    args = [sys.executable, str(WRAPPER), "", "explain", str(capture), "--format", "json"]
+def bare(tshark: str, capture: Path) -> list[str]:
+    return [tshark, "-n", "-r", str(capture)]
+
+
+def floor(tshark: str, capture: Path) -> list[str]:
+    args = [tshark, "-n", "-r", str(capture), "-T", "fields"]
+    for name in FLOOR_FIELDS:
+        args += ["-e", name]
+    return [*args, *pdml.TSHARK_OPTIONS, "-Y", pdml.DISPLAY_FILTER]
+
+
+def run_smtpdoc(capture: Path, *extra: str, output: Path | None = None, fmt: str = "json") -> SmtpdocRun:
+    args = [sys.executable, str(WRAPPER), "", "explain", str(capture), "--format", fmt, "-q", *extra]
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as report:
         args[2] = report.name
     try:
@@ -88,10 +110,16 @@ def run_smtpdoc(capture: Path, output: Path | None = None) -> SmtpdocRun:
         usage = json.loads(Path(report.name).read_text())
     finally:
         os.unlink(report.name)
-    return SmtpdocRun(seconds=seconds, self_kib=usage["self_kib"], children_kib=usage["children_kib"])
+    return SmtpdocRun(
+        seconds=seconds,
+        self_kib=usage["self_kib"],
+        children_kib=usage["children_kib"],
+        self_cpu=usage.get("self_cpu", 0.0),
+        children_cpu=usage.get("children_cpu", 0.0),
+    )
 
 
-def check_output(path: Path, count: int) -> list[str]:
+def check_output(path: Path, count: int, *, decrypted: bool = False) -> list[str]:
     """Problems with smtpdoc's JSON for a capture of `count` copies of the STARTTLS session."""
     problems: list[str] = []
     with path.open(encoding="utf-8") as f:
@@ -109,6 +137,9 @@ def check_output(path: Path, count: int) -> list[str]:
             steps = [step["name"] for step in session["steps"]]
             problems.append(f"session {session['index']}: steps {steps} lack {missing} (in this order)")
             break
+        if decrypted and not (session.get("tls") or {}).get("decrypted"):
+            problems.append(f"session {session['index']}: not decrypted with {KEYLOG.name}")
+            break
     return problems
 
 
@@ -116,13 +147,32 @@ def mib(kib: int) -> float:
     return kib / 1024
 
 
+def medians(repeats: int, commands: dict[str, Callable[[], float]]) -> dict[str, float]:
+    """Each command REPEATS times, round-robin so that a busy moment hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, command in commands.items():
+            times[name].append(command())
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def checked(capture: Path, count: int, *extra: str, decrypted: bool = False) -> SmtpdocRun:
+    """One run that writes the JSON and must pass the check (also warms the page cache)."""
+    json_out = OUT / f"{capture.stem}{'-keys' if extra else ''}.json"
+    first = run_smtpdoc(capture, *extra, output=json_out)
+    problems = check_output(json_out, count, decrypted=decrypted)
+    if problems:
+        print(f"smtpdoc's output for {capture.name} is wrong, not benchmarking it:", *problems, sep="\n  ")
+        sys.exit(1)
+    return first
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each command (default 3)")
     parser.add_argument("--small", type=int, default=1000, help="sessions in the timed capture (default 1000)")
-    parser.add_argument(
-        "--large", type=int, default=10000, help="sessions in the memory capture (default 10000; 0: skip)"
-    )
+    parser.add_argument("--large", type=int, default=10000, help="sessions in the large capture (0: skip)")
+    parser.add_argument("--peer", type=int, default=50, help="sessions for the pyshark loop (0: skip)")
     parser.add_argument("--source", type=Path, default=make_capture.DEFAULT_SOURCE, help="recorded session")
     args = parser.parse_args()
     tshark = shutil.which(os.environ.get("SMTPDOC_TSHARK", "tshark"))
@@ -133,49 +183,93 @@ def main() -> int:
 
     small = capture_for(args.small, args.source)
     large = capture_for(args.large, args.source) if args.large else None
+    peer = capture_for(args.peer, args.source) if args.peer else None
+    mixed = capture_for(20, args.source, mix=True)
+    keyed = capture_for(100, args.source)
+    lab = args.source
 
-    # Warm-up (page cache, .pyc files) doubling as the correctness check.
-    json_out = OUT / f"{small.stem}.json"
-    first = run_smtpdoc(small, json_out)
-    problems = check_output(json_out, args.small)
-    if problems:
-        print("smtpdoc's output is wrong, not benchmarking it:", *problems, sep="\n  ", file=sys.stderr)
-        return 1
-    print(f"checked {json_out.name}: {args.small} sessions, each with {', '.join(WALKTHROUGH)}")
-    run_tshark(tshark, small)
+    print("floor pass fields:", " ".join(FLOOR_FIELDS))
+    print("floor pass filter:", pdml.DISPLAY_FILTER)
+    first = checked(small, args.small)
+    checked(mixed, 20)
+    checked(keyed, 100, "--keylog", str(KEYLOG), decrypted=True)
+    print(f"checked: {args.small}, 20 (mixed) and 100 (keyed, all decrypted) sessions, each with the walkthrough")
 
-    tshark_times: list[float] = []
-    smtpdoc_runs: list[SmtpdocRun] = [first]
-    timed: list[SmtpdocRun] = []
-    for _ in range(args.repeats):
-        tshark_times.append(run_tshark(tshark, small))
-        timed.append(run_smtpdoc(small))
-    smtpdoc_runs += timed
-    t_tshark = statistics.median(tshark_times)
-    t_smtpdoc = statistics.median(r.seconds for r in timed)
-    ratio = t_smtpdoc / t_tshark
+    def smtpdoc(capture: Path, *extra: str, fmt: str = "json") -> Callable[[], float]:
+        return lambda: run_smtpdoc(capture, *extra, fmt=fmt).seconds
 
-    mem_small = max(r.self_kib for r in smtpdoc_runs)
-    tshark_small = max(r.children_kib for r in smtpdoc_runs)
-    big = run_smtpdoc(large) if large else None
+    runs: list[SmtpdocRun] = [first]
 
-    rows = [
-        ("tshark -n -r (median, s)", f"{t_tshark:.2f}", ""),
-        ("smtpdoc explain json (median, s)", f"{t_smtpdoc:.2f}", f"{big.seconds:.2f}" if big else "-"),
-        ("smtpdoc python peak RSS (MiB)", f"{mib(mem_small):.1f}", f"{mib(big.self_kib):.1f}" if big else "-"),
-        ("its tshark child peak RSS (MiB)", f"{mib(tshark_small):.1f}", f"{mib(big.children_kib):.1f}" if big else "-"),
-    ]
-    print()
-    print(f"{'':34}{args.small:>10} sessions{args.large:>10} sessions")
-    for label, at_small, at_large in rows:
-        print(f"{label:34}{at_small:>19}{at_large:>19}")
-    print(
-        f"runs: tshark {', '.join(f'{t:.2f}' for t in tshark_times)} s; "
-        f"smtpdoc {', '.join(f'{r.seconds:.2f}' for r in timed)} s"
+    def json_small() -> float:
+        runs.append(run_smtpdoc(small))
+        return runs[-1].seconds
+
+    m = medians(
+        args.repeats,
+        {
+            "bare": lambda: timed(bare(tshark, small)),
+            "floor": lambda: timed(floor(tshark, small)),
+            "json": json_small,
+            "terminal": smtpdoc(small, fmt="terminal"),
+            "markdown": smtpdoc(small, fmt="markdown"),
+            "html": smtpdoc(small, fmt="html"),
+            "lab bare": lambda: timed(bare(tshark, lab)),
+            "lab json": smtpdoc(lab),
+            "mixed bare": lambda: timed(bare(tshark, mixed)),
+            "mixed json": smtpdoc(mixed),
+            "keyed json": smtpdoc(keyed),
+            "keyed json --keylog": smtpdoc(keyed, "--keylog", str(KEYLOG)),
+        },
     )
+    big = run_smtpdoc(large) if large else None
+    big_floor = timed(floor(tshark, large)) if large else None
+    peer_times = (timed([sys.executable, str(PEER), str(peer)]), run_smtpdoc(peer).seconds) if peer else None
+
+    mem_small = max(r.self_kib for r in runs)
+    json_cpu = statistics.median(r.self_cpu for r in runs)
+    tshark_cpu = statistics.median(r.children_cpu for r in runs)
+    print()
+    print(f"{'seconds (median of ' + str(args.repeats) + ')':44}{'value':>10}")
+    for name, value in m.items():
+        print(f"  {name.replace('lab', lab.name):42}{value:>10.2f}")
+    print(f"  {'json: Python CPU / tshark CPU':42}{json_cpu:>6.2f} / {tshark_cpu:.2f}")
+    if big is not None and big_floor is not None:
+        print(f"  {f'json, {args.large} sessions':42}{big.seconds:>10.2f}")
+        print(f"  {f'floor, {args.large} sessions':42}{big_floor:>10.2f}")
+    print()
+    rows: list[tuple[str, float, str, bool]] = []
+
+    def goal(label: str, value: float, target: str, met: bool) -> None:
+        rows.append((label, value, target, met))
+
+    goal(f"json / floor, {args.small} sessions", m["json"] / m["floor"], "<= 1.25", m["json"] / m["floor"] <= 1.25)
+    if big is not None and big_floor is not None:
+        goal(
+            f"json / floor, {args.large} sessions", big.seconds / big_floor, "<= 1.25", big.seconds / big_floor <= 1.25
+        )
+    for fmt in ("terminal", "markdown", "html"):
+        goal(f"{fmt} / json, {args.small} sessions", m[fmt] / m["json"], "<= 1.20", m[fmt] / m["json"] <= 1.2)
+    lab_ratio = m["lab json"] / m["lab bare"]
+    goal(f"json / bare, {lab.name} (30 frames)", lab_ratio, "<= 1.50", lab_ratio <= 1.5)
+    if peer_times is not None:
+        speedup = peer_times[0] / peer_times[1]
+        goal(f"pyshark loop / json, {args.peer} sessions", speedup, ">= 25", speedup >= 25)
+    if big is not None:
+        growth = big.self_kib / mem_small
+        goal(f"memory {args.large} / {args.small} sessions", growth, "<= 1.10 (flat)", growth <= 1.1)
+        scale = big.seconds / m["json"]
+        goal(f"time {args.large} / {args.small} sessions", scale, "<= 10.5", scale <= 10.5)
+    mixed_ratio = m["mixed json"] / m["mixed bare"]
+    goal("json / bare, mixed (1% SMTP)", mixed_ratio, "<= 2.50", mixed_ratio <= 2.5)
+    keys = m["keyed json --keylog"] / m["keyed json"]
+    goal("keyed: --keylog / without, 100 sessions", keys, "(no goal)", True)
+    print(f"{'ratio':46}{'value':>8}  goal")
+    for label, value, target, met in rows:
+        print(f"  {label:44}{value:>8.2f}  {target:16}{'met' if met else 'NOT MET'}")
     mem_large = f"{mib(big.self_kib):.1f}MiB" if big else "n/a"
-    growth = f"{big.self_kib / mem_small:.2f}" if big else "n/a"
-    print(f"ratio={ratio:.2f} mem_1k={mib(mem_small):.1f}MiB mem_10k={mem_large} mem_growth={growth}")
+    growth_text = f"{big.self_kib / mem_small:.2f}" if big else "n/a"
+    ratio = m["json"] / m["floor"]
+    print(f"ratio={ratio:.2f} mem_1k={mib(mem_small):.1f}MiB mem_10k={mem_large} mem_growth={growth_text}")
     return 0
 
 

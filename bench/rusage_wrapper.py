@@ -36,13 +36,16 @@ def _report(path: str, code: int) -> None:
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     own = resource.getrusage(resource.RUSAGE_SELF)
     with open(path, "w", encoding="utf-8") as f:
-        json.dump({
+        json.dump(
+            {
                 "exit": code,
                 "self_kib": _peak_rss_kib(),
                 "children_kib": kids.ru_maxrss,
                 "self_cpu": own.ru_utime + own.ru_stime,
                 "children_cpu": kids.ru_utime + kids.ru_stime,
-            }, f)
+            },
+            f,
+        )
 
 
 def main() -> None:
