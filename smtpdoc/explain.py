@@ -55,7 +55,11 @@ def _sessions(
     if settings.stream is not None:
         display_filter = f"tcp.stream == {settings.stream} && ({display_filter})"
     read = partial(passes.packets, capture, tshark, keylog=settings.keylog, outcome=outcome)
-    for packet in read(decode_as=settings.decode_as, display_filter=display_filter, progress=settings.progress):
+    whole = settings.smtp_ports if settings.stream is None else None  # may be narrowed first
+    first = read(
+        decode_as=settings.decode_as, display_filter=display_filter, progress=settings.progress, smtp_ports=whole
+    )
+    for packet in first:
         for session in demux.feed(packet):
             outcome.sessions += 1
             yield explain_session(session, catalog)

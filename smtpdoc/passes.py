@@ -9,12 +9,16 @@ either pass, so the frames before it read the same in both.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import IO
 
-from smtpdoc import follow, pdml, pdml_flat
+from smtpdoc import follow, narrow, pdml, pdml_flat
 from smtpdoc import tshark as tshark_mod
 from smtpdoc.packets import Packet
 from smtpdoc.tshark import Tshark
@@ -43,21 +47,109 @@ def packets(
     display_filter: str,
     outcome: Outcome,
     progress: Callable[[int], None] | None = None,
+    smtp_ports: frozenset[int] | None = None,
 ) -> Iterator[Packet]:
-    """One streamed pass over `capture`: packet events, with decrypted bytes attached."""
+    """One streamed pass over `capture`: packet events, with decrypted bytes attached.
+
+    With `smtp_ports` (the first pass over a whole capture, without keys), a large
+    capture may be narrowed to its SMTP candidates first (`smtpdoc.narrow`).
+    """
     rules = decode_as_rules(decode_as)
     counting = outcome.frames == 0  # the first pass counts the frames
-    tree_filter = display_filter
+    read = partial(_passes, capture, tshark, keylog, rules, outcome, counting, progress)
+    if smtp_ports is None or keylog is not None or _size(capture) < narrow.MIN_BYTES:
+        yield from read(display_filter)
+        return
+    ports = smtp_ports | frozenset(decode_as)
+    with tempfile.TemporaryDirectory(prefix="smtpdoc-") as scratch:
+        small = os.path.join(scratch, "candidates.pcapng")
+        whole = tshark_mod.spawn(tshark, pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter))
+        kept = _narrow(tshark, capture, small, ports, whole)
+        if kept is None:
+            yield from read(display_filter, spawned=whole)
+            return
+        if kept.off_port:
+            yield from read(display_filter)  # SMTP found by content only: read it all
+            return
+        renumber = kept.renumber()
+        before = outcome.frames
+        port_filter = f"tcp.port in {{{', '.join(str(p) for p in sorted(ports))}}} && ({display_filter})"
+        yield from read(display_filter, renumber=renumber, small=small, tree_filter=port_filter)
+        if outcome.frames == before and counting:
+            # No candidate at all: count the frames as the whole pass would have.
+            outcome.frames = _count(tshark, capture, display_filter, rules)
+
+
+def _size(capture: str) -> int:
+    try:
+        return os.path.getsize(capture)
+    except OSError:
+        return 0
+
+
+def _narrow(
+    tshark: Tshark, capture: str, small: str, ports: frozenset[int], whole: tshark_mod.Spawned
+) -> narrow.Kept | None:
+    """Run the narrowing pass; None when the capture is not worth narrowing (`whole` goes on)."""
+    kept = narrow.Kept(frames=[], streams=[])
+    proc = subprocess.Popen(
+        [tshark.path, *narrow.narrowing_args(capture, small, sorted(ports))],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    try:
+        if not narrow.read_kept(proc.stdout, ports, kept, until=narrow.WINDOW) or not narrow.sparse(kept):
+            return None
+        whole.stop()
+        narrow.read_kept(proc.stdout, ports, kept)
+        if proc.wait() != 0:
+            return narrow.Kept(frames=[], streams=[], off_port=True)  # let the whole pass say what is wrong
+        return kept
+    finally:
+        proc.stdout.close()
+        narrow.stop(proc)
+
+
+def _count(tshark: Tshark, capture: str, display_filter: str, rules: Sequence[str]) -> int:
+    args = ["-n", "-r", capture, "-Y", display_filter, "-o", 'gui.column.format:"N","%m"']
+    for rule in rules:
+        args += ["-d", rule]
+    return len(tshark_mod.run(tshark, args, capture).split())
+
+
+def _passes(
+    capture: str,
+    tshark: Tshark,
+    keylog: str | None,
+    rules: Sequence[str],
+    outcome: Outcome,
+    counting: bool,
+    progress: Callable[[int], None] | None,
+    display_filter: str,
+    *,
+    spawned: tshark_mod.Spawned | None = None,
+    renumber: narrow.Renumber | None = None,
+    small: str | None = None,
+    tree_filter: str | None = None,
+) -> Iterator[Packet]:
+    """The flat pass (over `small` when narrowed), then the tree pass from a decrypted frame on."""
+    tree_from = ""
     if keylog is None:
-        args = pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter)
+        source = small or capture
+        args = pdml_flat.tshark_args(source, decode_as=rules, display_filter=display_filter)
         try:
-            yield from _read(args, pdml_flat.read_packets, capture, tshark, outcome, counting, progress)
+            for packet in _read(args, pdml_flat.read_packets, source, tshark, outcome, counting, progress, spawned):
+                yield renumber.packet(packet) if renumber else packet
             return
         except pdml_flat.NeedsTree as switch:
-            tree_filter = f"frame.number >= {switch.frame} && ({display_filter})"
+            frame = renumber.original_frame(switch.frame) if renumber else switch.frame
+            tree_from = f"frame.number >= {frame} && "
     decrypted = _Decrypted(capture, tshark, keylog, rules)
-    args = pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=tree_filter)
-    for packet in _read(args, pdml.read_packets, capture, tshark, outcome, counting, progress):
+    focus = f"{tree_from}({tree_filter or display_filter})"
+    args = pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=focus)
+    for packet in _read(args, pdml.read_packets, capture, tshark, outcome, counting, progress, None):
         yield decrypted.attach(packet) if packet.decrypted else packet
 
 
@@ -69,8 +161,9 @@ def _read(
     outcome: Outcome,
     counting: bool,
     progress: Callable[[int], None] | None,
+    spawned: tshark_mod.Spawned | None,
 ) -> Iterator[Packet]:
-    with tshark_mod.stream(tshark, args) as (stdout, result):
+    with tshark_mod.stream(tshark, args, spawned) as (stdout, result):
         try:
             for packet in reader(stdout):
                 if counting:

@@ -172,36 +172,64 @@ def _first_message(stderr: str) -> str:
     return "no message"
 
 
+@dataclass
+class Spawned:
+    """A tshark started ahead of reading it (its stderr goes to a temporary file)."""
+
+    proc: subprocess.Popen[bytes]
+    err: IO[bytes]
+
+    def stop(self) -> None:
+        """Stop it unread (a pass started in case it was needed, and it was not)."""
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait()
+        self.err.close()
+
+
+def spawn(tshark: Tshark, args: Sequence[str]) -> Spawned:
+    err = tempfile.TemporaryFile()
+    try:
+        proc = subprocess.Popen(
+            [tshark.path, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
+    except OSError as exc:
+        err.close()
+        raise TsharkMissing(f"tshark at '{tshark.path}' cannot be run ({exc}).") from None
+    assert proc.stdout is not None
+    _widen(proc.stdout)
+    return Spawned(proc=proc, err=err)
+
+
 @contextmanager
-def stream(tshark: Tshark, args: Sequence[str]) -> Iterator[tuple[IO[bytes], RunResult]]:
-    """Run `tshark args...` and yield its stdout to read incrementally.
+def stream(
+    tshark: Tshark, args: Sequence[str], spawned: Spawned | None = None
+) -> Iterator[tuple[IO[bytes], RunResult]]:
+    """Run `tshark args...` (or take the one `spawned` already) and yield its stdout to read.
 
     stderr goes to a temporary file so that a chatty tshark can never block on
     a full pipe while we read stdout. After the block, the RunResult holds the
     exit code and stderr; errors that make the whole file unreadable raise.
     """
     result = RunResult(returncode=0, stderr="")
-    with tempfile.TemporaryFile() as err:
-        try:
-            proc = subprocess.Popen(
-                [tshark.path, *args],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=err,
-            )
-        except OSError as exc:
-            raise TsharkMissing(f"tshark at '{tshark.path}' cannot be run ({exc}).") from None
-        assert proc.stdout is not None
-        _widen(proc.stdout)
-        try:
-            yield proc.stdout, result
-        finally:
-            proc.stdout.close()
-            if proc.poll() is None:
-                proc.terminate()
-            result.returncode = proc.wait()
-            err.seek(0)
-            result.stderr = err.read().decode("utf-8", "replace")
+    running = spawned or spawn(tshark, args)
+    proc, err = running.proc, running.err
+    assert proc.stdout is not None
+    try:
+        yield proc.stdout, result
+    finally:
+        proc.stdout.close()
+        if proc.poll() is None:
+            proc.terminate()
+        result.returncode = proc.wait()
+        err.seek(0)
+        result.stderr = err.read().decode("utf-8", "replace")
+        err.close()
     if result.returncode < 0:
         raise TsharkFailed(f"tshark was killed by signal {-result.returncode}: {result.message()}")
 
