@@ -36,28 +36,45 @@ class Settings:
 
 
 def explain_capture(capture: str, tshark: Tshark, settings: Settings) -> tuple[Report, Outcome]:
-    """A Report whose `sessions` is a lazy iterator; `Outcome` is complete once it is consumed."""
+    """A Report whose `sessions` is a lazy iterator; `Outcome` is complete once it is consumed.
+
+    tshark starts at once: it loads while the catalog and the renderer get ready.
+    """
+    display_filter = pdml.DISPLAY_FILTER
+    if settings.stream is not None:
+        display_filter = f"tcp.stream == {settings.stream} && ({display_filter})"
+    spawned = passes.start(
+        capture, tshark, keylog=settings.keylog, decode_as=settings.decode_as, display_filter=display_filter
+    )
     catalog = load_catalog()
     outcome = Outcome()
     report = Report(capture=capture, tshark_version=tshark.version_text, sessions=[])
     report.filter_title, report.filter_explanation = catalog.filter_intro
-    report.sessions = _sessions(capture, tshark, settings, catalog, outcome, report)
+    report.sessions = _sessions(capture, tshark, settings, catalog, outcome, report, display_filter, spawned)
     return report, outcome
 
 
 def _sessions(
-    capture: str, tshark: Tshark, settings: Settings, catalog: Catalog, outcome: Outcome, report: Report
+    capture: str,
+    tshark: Tshark,
+    settings: Settings,
+    catalog: Catalog,
+    outcome: Outcome,
+    report: Report,
+    display_filter: str,
+    spawned: passes.Spawned,
 ) -> Iterator[Session]:
     ports = settings.smtp_ports | frozenset(settings.decode_as)
     options = Options(reveal_secrets=settings.reveal_secrets, smtp_ports=ports)
     demux = Demux(options)
-    display_filter = pdml.DISPLAY_FILTER
-    if settings.stream is not None:
-        display_filter = f"tcp.stream == {settings.stream} && ({display_filter})"
     read = partial(passes.packets, capture, tshark, keylog=settings.keylog, outcome=outcome)
     whole = settings.smtp_ports if settings.stream is None else None  # may be narrowed first
     first = read(
-        decode_as=settings.decode_as, display_filter=display_filter, progress=settings.progress, smtp_ports=whole
+        decode_as=settings.decode_as,
+        display_filter=display_filter,
+        progress=settings.progress,
+        smtp_ports=whole,
+        spawned=spawned,
     )
     for packet in first:
         for session in demux.feed(packet):

@@ -21,7 +21,9 @@ from typing import IO
 from smtpdoc import follow, narrow, pdml, pdml_flat
 from smtpdoc import tshark as tshark_mod
 from smtpdoc.packets import Packet
-from smtpdoc.tshark import Tshark
+from smtpdoc.tshark import Spawned, Tshark
+
+__all__ = ["Outcome", "Spawned", "decode_as_rules", "packets", "start"]
 
 
 @dataclass
@@ -38,6 +40,21 @@ def decode_as_rules(ports: Sequence[int]) -> list[str]:
     return [f"tcp.port=={port},smtp" for port in ports]
 
 
+def start(
+    capture: str, tshark: Tshark, *, keylog: str | None, decode_as: Sequence[int], display_filter: str
+) -> tshark_mod.Spawned:
+    """Start the first pass now, so that tshark loads while Python gets the rest ready.
+
+    Hand the result to `packets(..., spawned=...)` with the same arguments.
+    """
+    rules = decode_as_rules(decode_as)
+    if keylog is None:
+        return tshark_mod.spawn(tshark, pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter))
+    return tshark_mod.spawn(
+        tshark, pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=display_filter)
+    )
+
+
 def packets(
     capture: str,
     tshark: Tshark,
@@ -48,6 +65,7 @@ def packets(
     outcome: Outcome,
     progress: Callable[[int], None] | None = None,
     smtp_ports: frozenset[int] | None = None,
+    spawned: tshark_mod.Spawned | None = None,
 ) -> Iterator[Packet]:
     """One streamed pass over `capture`: packet events, with decrypted bytes attached.
 
@@ -58,12 +76,14 @@ def packets(
     counting = outcome.frames == 0  # the first pass counts the frames
     read = partial(_passes, capture, tshark, keylog, rules, outcome, counting, progress)
     if smtp_ports is None or keylog is not None or _size(capture) < narrow.MIN_BYTES:
-        yield from read(display_filter)
+        yield from read(display_filter, spawned=spawned)
         return
     ports = smtp_ports | frozenset(decode_as)
     with tempfile.TemporaryDirectory(prefix="smtpdoc-") as scratch:
         small = os.path.join(scratch, "candidates.pcapng")
-        whole = tshark_mod.spawn(tshark, pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter))
+        whole = spawned or tshark_mod.spawn(
+            tshark, pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter)
+        )
         kept = _narrow(tshark, capture, small, ports, whole)
         if kept is None:
             yield from read(display_filter, spawned=whole)
@@ -149,7 +169,8 @@ def _passes(
     decrypted = _Decrypted(capture, tshark, keylog, rules)
     focus = f"{tree_from}({tree_filter or display_filter})"
     args = pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=focus)
-    for packet in _read(args, pdml.read_packets, capture, tshark, outcome, counting, progress, None):
+    started = spawned if keylog is not None else None  # `start` began the tree pass itself
+    for packet in _read(args, pdml.read_packets, capture, tshark, outcome, counting, progress, started):
         yield decrypted.attach(packet) if packet.decrypted else packet
 
 
