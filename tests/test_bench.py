@@ -11,7 +11,7 @@ from unittest import mock
 import dpkt
 import pytest
 
-from smtpdoc import narrow, pdml
+from smtpdoc import narrow
 from smtpdoc.tshark import Tshark
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -99,7 +99,12 @@ def test_flat_tree_and_narrowed_reading_give_the_same_report(tshark: Tshark) -> 
         assert same_output.differences(cases, tshark) == []
     assert renumbered.call_count >= 4  # the narrowed way did narrow (all but port 2525 and the dsb fallback)
     report = json.loads(same_output.report_json(REPO / "examples/starttls.pcapng", None, tshark))
-    assert [s["name"] for s in report["sessions"][0]["steps"]][:4] == ["tcp_handshake", "greeting", "ehlo", "ehlo_reply"]
+    assert [s["name"] for s in report["sessions"][0]["steps"]][:4] == [
+        "tcp_handshake",
+        "greeting",
+        "ehlo",
+        "ehlo_reply",
+    ]
 
 
 def test_a_narrowed_capture_keeps_its_own_frame_and_stream_numbers(tmp_path: Path, tshark: Tshark) -> None:
@@ -119,13 +124,6 @@ def test_a_narrowed_capture_keeps_its_own_frame_and_stream_numbers(tmp_path: Pat
     assert [s.steps[0].frames[0] for s in sessions] == [https_frames + 1, 2 * https_frames + 31]
     assert [s.stream for s in sessions] == [100, 201]
     assert outcome.frames == 2 * 26  # only the candidates were read
-
-
-def test_odd_timestamps_are_read_not_crashed() -> None:
-    assert pdml.timestamp("1795863121.789947000") == 1795863121.789947
-    assert abs(pdml.timestamp("1783446909.-765352592") - (1783446909 - 0.765352592)) < 1e-6
-    assert pdml.timestamp("not a time") == 0.0
-    assert pdml.timestamp("") == 0.0
 
 
 def test_the_tshark_version_is_asked_once_per_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
