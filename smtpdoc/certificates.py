@@ -2,7 +2,9 @@
 
 tshark's field-selected PDML gives the bytes of each certificate but not the names it
 shows in its tree, so the names are read from the DER with `cryptography`, imported on
-first use: most captures have no certificate in the clear.
+first use (most captures have no certificate in the clear), and written as RFC 4514
+says, with the short attribute names a reader knows ("CN=", "O=", "C="), not tshark's
+("id-at-commonName=").
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from smtpdoc.packets import Certificate
-
-_X520 = "2.5.4."  # X.520 attribute types: tshark names them "id-at-<name>"
 
 
 def certificate(der_hex: str) -> Certificate:
@@ -29,16 +29,11 @@ def certificate(der_hex: str) -> Certificate:
 
 
 def _name(name: object) -> str:
+    """RFC 4514 text with its short attribute names: "CN=mail.example.test,O=Example"."""
     from cryptography import x509
 
     assert isinstance(name, x509.Name)
-    parts = []
-    for attribute in reversed(list(name)):
-        oid = attribute.oid
-        label = f"id-at-{oid._name}" if oid.dotted_string.startswith(_X520) else oid.dotted_string
-        value = attribute.value
-        parts.append(f"{label}={value if isinstance(value, str) else value.hex()}")
-    return ",".join(parts)
+    return name.rfc4514_string()
 
 
 def _time(moment: datetime) -> str:
