@@ -114,7 +114,7 @@ class _Target:
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         values = self.values
         if tag == "field" and values is not None:
-            name = attrib["name"]
+            name = attrib.get("name", "")
             found = values.get(name)
             if found is None:
                 values[name] = [attrib.get("value", "")]
