@@ -43,14 +43,19 @@ def explain_capture(capture: str, tshark: Tshark, settings: Settings) -> tuple[R
     display_filter = pdml.DISPLAY_FILTER
     if settings.stream is not None:
         display_filter = f"tcp.stream == {settings.stream} && ({display_filter})"
-    spawned = passes.start(
-        capture, tshark, keylog=settings.keylog, decode_as=settings.decode_as, display_filter=display_filter
+    first = passes.start(
+        capture,
+        tshark,
+        keylog=settings.keylog,
+        decode_as=settings.decode_as,
+        display_filter=display_filter,
+        smtp_ports=settings.smtp_ports if settings.stream is None else None,  # a whole capture may be narrowed
     )
     catalog = load_catalog()
     outcome = Outcome()
     report = Report(capture=capture, tshark_version=tshark.version_text, sessions=[])
     report.filter_title, report.filter_explanation = catalog.filter_intro
-    report.sessions = _sessions(capture, tshark, settings, catalog, outcome, report, display_filter, spawned)
+    report.sessions = _sessions(capture, tshark, settings, catalog, outcome, report, display_filter, first)
     return report, outcome
 
 
@@ -62,19 +67,14 @@ def _sessions(
     outcome: Outcome,
     report: Report,
     display_filter: str,
-    spawned: passes.Spawned,
+    first_pass: passes.First,
 ) -> Iterator[Session]:
     ports = settings.smtp_ports | frozenset(settings.decode_as)
     options = Options(reveal_secrets=settings.reveal_secrets, smtp_ports=ports)
     demux = Demux(options)
     read = partial(passes.packets, capture, tshark, keylog=settings.keylog, outcome=outcome)
-    whole = settings.smtp_ports if settings.stream is None else None  # may be narrowed first
     first = read(
-        decode_as=settings.decode_as,
-        display_filter=display_filter,
-        progress=settings.progress,
-        smtp_ports=whole,
-        spawned=spawned,
+        decode_as=settings.decode_as, display_filter=display_filter, progress=settings.progress, first=first_pass
     )
     for packet in first:
         for session in demux.feed(packet):

@@ -23,7 +23,7 @@ from smtpdoc import tshark as tshark_mod
 from smtpdoc.packets import Packet
 from smtpdoc.tshark import Spawned, Tshark
 
-__all__ = ["Outcome", "Spawned", "decode_as_rules", "packets", "start"]
+__all__ = ["First", "Outcome", "Spawned", "decode_as_rules", "packets", "start"]
 
 
 @dataclass
@@ -40,19 +40,66 @@ def decode_as_rules(ports: Sequence[int]) -> list[str]:
     return [f"tcp.port=={port},smtp" for port in ports]
 
 
+@dataclass
+class Narrowing:
+    """The narrowing pass, running: its process, and the scratch folder its small file goes to."""
+
+    proc: subprocess.Popen[bytes]
+    scratch: tempfile.TemporaryDirectory[str]
+    small: str
+    ports: frozenset[int]
+
+    def close(self) -> None:
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        narrow.stop(self.proc)
+        self.scratch.cleanup()
+
+
+@dataclass
+class First:
+    """The first pass, started ahead: over the whole capture, and maybe a narrowing pass beside it."""
+
+    whole: Spawned
+    narrowing: Narrowing | None = None
+
+
 def start(
-    capture: str, tshark: Tshark, *, keylog: str | None, decode_as: Sequence[int], display_filter: str
-) -> tshark_mod.Spawned:
+    capture: str,
+    tshark: Tshark,
+    *,
+    keylog: str | None,
+    decode_as: Sequence[int],
+    display_filter: str,
+    smtp_ports: frozenset[int] | None = None,
+) -> First:
     """Start the first pass now, so that tshark loads while Python gets the rest ready.
 
-    Hand the result to `packets(..., spawned=...)` with the same arguments.
+    With `smtp_ports` (a whole capture, not one stream), a large capture without keys also
+    gets a narrowing pass (`smtpdoc.narrow`). Hand the result to `packets(..., first=...)`
+    with the same arguments.
     """
     rules = decode_as_rules(decode_as)
-    if keylog is None:
-        return tshark_mod.spawn(tshark, pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter))
-    return tshark_mod.spawn(
-        tshark, pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=display_filter)
-    )
+    if keylog is not None:
+        args = pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=display_filter)
+        return First(whole=tshark_mod.spawn(tshark, args))
+    whole = tshark_mod.spawn(tshark, pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter))
+    if smtp_ports is None or _size(capture) < narrow.MIN_BYTES:
+        return First(whole=whole)
+    ports = smtp_ports | frozenset(decode_as)
+    scratch = tempfile.TemporaryDirectory(prefix="smtpdoc-")
+    small = os.path.join(scratch.name, "candidates.pcapng")
+    try:
+        proc = subprocess.Popen(
+            [tshark.path, *narrow.narrowing_args(capture, small, sorted(ports))],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        scratch.cleanup()
+        return First(whole=whole)  # the whole pass says what is wrong with tshark, if anything
+    return First(whole=whole, narrowing=Narrowing(proc=proc, scratch=scratch, small=small, ports=ports))
 
 
 def packets(
@@ -64,40 +111,39 @@ def packets(
     display_filter: str,
     outcome: Outcome,
     progress: Callable[[int], None] | None = None,
-    smtp_ports: frozenset[int] | None = None,
-    spawned: tshark_mod.Spawned | None = None,
+    first: First | None = None,
 ) -> Iterator[Packet]:
     """One streamed pass over `capture`: packet events, with decrypted bytes attached.
 
-    With `smtp_ports` (the first pass over a whole capture, without keys), a large
-    capture may be narrowed to its SMTP candidates first (`smtpdoc.narrow`).
+    `first` is what `start` began (without it, a pass over the whole capture starts now).
     """
     rules = decode_as_rules(decode_as)
     counting = outcome.frames == 0  # the first pass counts the frames
     read = partial(_passes, capture, tshark, keylog, rules, outcome, counting, progress)
-    if smtp_ports is None or keylog is not None or _size(capture) < narrow.MIN_BYTES:
-        yield from read(display_filter, spawned=spawned)
+    if first is None:
+        first = start(capture, tshark, keylog=keylog, decode_as=decode_as, display_filter=display_filter)
+    narrowing = first.narrowing
+    if narrowing is None:
+        yield from read(display_filter, spawned=first.whole)
         return
-    ports = smtp_ports | frozenset(decode_as)
-    with tempfile.TemporaryDirectory(prefix="smtpdoc-") as scratch:
-        small = os.path.join(scratch, "candidates.pcapng")
-        whole = spawned or tshark_mod.spawn(
-            tshark, pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter)
-        )
-        kept = _narrow(tshark, capture, small, ports, whole)
+    try:
+        kept = _narrow(narrowing, first.whole)
         if kept is None:
-            yield from read(display_filter, spawned=whole)
+            yield from read(display_filter, spawned=first.whole)
             return
         if kept.off_port:
             yield from read(display_filter)  # SMTP found by content only: read it all
             return
         renumber = kept.renumber()
         before = outcome.frames
-        port_filter = f"tcp.port in {{{', '.join(str(p) for p in sorted(ports))}}} && ({display_filter})"
-        yield from read(display_filter, renumber=renumber, small=small, tree_filter=port_filter)
+        ports = ", ".join(str(p) for p in sorted(narrowing.ports))
+        port_filter = f"tcp.port in {{{ports}}} && ({display_filter})"
+        yield from read(display_filter, renumber=renumber, small=narrowing.small, tree_filter=port_filter)
         if outcome.frames == before and counting:
             # No candidate at all: count the frames as the whole pass would have.
             outcome.frames = _count(tshark, capture, display_filter, rules)
+    finally:
+        narrowing.close()
 
 
 def _size(capture: str) -> int:
@@ -107,29 +153,18 @@ def _size(capture: str) -> int:
         return 0
 
 
-def _narrow(
-    tshark: Tshark, capture: str, small: str, ports: frozenset[int], whole: tshark_mod.Spawned
-) -> narrow.Kept | None:
-    """Run the narrowing pass; None when the capture is not worth narrowing (`whole` goes on)."""
+def _narrow(narrowing: Narrowing, whole: Spawned) -> narrow.Kept | None:
+    """Read the narrowing pass; None when the capture is not worth narrowing (`whole` goes on)."""
     kept = narrow.Kept(frames=[], streams=[])
-    proc = subprocess.Popen(
-        [tshark.path, *narrow.narrowing_args(capture, small, sorted(ports))],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    try:
-        if not narrow.read_kept(proc.stdout, ports, kept, until=narrow.WINDOW) or not narrow.sparse(kept):
-            return None
-        whole.stop()
-        narrow.read_kept(proc.stdout, ports, kept)
-        if proc.wait() != 0:
-            return narrow.Kept(frames=[], streams=[], off_port=True)  # let the whole pass say what is wrong
-        return kept
-    finally:
-        proc.stdout.close()
-        narrow.stop(proc)
+    lines = narrowing.proc.stdout
+    assert lines is not None
+    if not narrow.read_kept(lines, narrowing.ports, kept, until=narrow.WINDOW) or not narrow.sparse(kept):
+        return None
+    whole.stop()
+    narrow.read_kept(lines, narrowing.ports, kept)
+    if narrowing.proc.wait() != 0:
+        return narrow.Kept(frames=[], streams=[], off_port=True)  # let the whole pass say what is wrong
+    return kept
 
 
 def _count(tshark: Tshark, capture: str, display_filter: str, rules: Sequence[str]) -> int:
