@@ -1,4 +1,10 @@
-"""tshark PDML → packet events. The only module that knows tshark field names.
+"""tshark's PDML tree → packet events: the reader for decrypted TLS (and shared helpers).
+
+With keys, tshark shows TLS records nested with their decrypted contents, and only the
+tree (`-T pdml -j PRUNED`) keeps which value belongs to which record; without keys the
+flat, field-selected form is read instead (`smtpdoc.pdml_flat`, several times faster).
+Only the readers and the modules that build tshark's arguments (this one, pdml_flat,
+narrow, follow) know tshark field names.
 
 The XML is parsed incrementally with `lxml.etree.iterparse`; each <packet> is
 turned into a `Packet` and then cleared (with its already-processed siblings),
