@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
+from smtpdoc import cache
 from smtpdoc.errors import CaptureUnreadable, TsharkFailed, TsharkMissing, TsharkTooOld
 
 MIN_VERSION = (4, 0, 0)
@@ -105,11 +106,6 @@ def _ask_version(path: str) -> tuple[int, int, int]:
     return version
 
 
-def _cache_file() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "smtpdoc", "tshark-versions.json")
-
-
 def _identity(path: str) -> str:
     """The binary as it is now: a new build or another file under the same name is a miss."""
     try:
@@ -120,11 +116,13 @@ def _identity(path: str) -> str:
     return f"{real}|{info.st_size}|{info.st_mtime_ns}|{info.st_ino}"
 
 
+_VERSIONS = "tshark-versions.json"
+
+
 def _cached_versions() -> dict[str, list[int]]:
     try:
-        with open(_cache_file(), encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
+        data = json.loads(cache.read(_VERSIONS) or "{}")
+    except ValueError:
         return {}
     if not isinstance(data, dict):
         return {}
@@ -137,16 +135,9 @@ def _cached_versions() -> dict[str, list[int]]:
 
 def _remember(identity: str, version: tuple[int, int, int]) -> None:
     """Best effort: a cache that cannot be written only costs the next run a `tshark -v`."""
-    path = _cache_file()
     known = _cached_versions()
     known[identity] = list(version)
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), delete=False, encoding="utf-8") as f:
-            json.dump(dict(list(known.items())[-8:]), f)
-        os.replace(f.name, path)
-    except OSError:
-        pass
+    cache.write(_VERSIONS, json.dumps(dict(list(known.items())[-8:])))
 
 
 @dataclass

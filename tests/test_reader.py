@@ -1,9 +1,13 @@
-"""The PDML readers' own helpers: times as tshark prints them, certificate names."""
+"""The readers' own helpers: times as tshark prints them, certificate names, the catalog's cached copy."""
 
 from __future__ import annotations
 
 import datetime
+import json
+from pathlib import Path
+from unittest import mock
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -54,3 +58,20 @@ def test_certificate_names_read_with_short_attribute_names() -> None:
 def test_a_damaged_certificate_gives_empty_names() -> None:
     cert = certificate("3082ffff00")
     assert (cert.subject, cert.issuer, cert.not_before) == ("", "", None)
+
+
+def test_the_catalog_is_read_from_its_cached_copy_while_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smtpdoc.catalog import _FILES, Catalog, _tables
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    parsed = _tables.read_documents(_FILES)
+    (copy,) = (tmp_path / "smtpdoc").glob("catalog-*.json")
+    assert json.loads(copy.read_text()) == parsed
+    with mock.patch.object(_tables, "_read", side_effect=AssertionError("parsed again")):
+        assert _tables.read_documents(_FILES) == parsed  # from the copy
+    copy.write_text("{not json")
+    assert _tables.read_documents(_FILES) == parsed  # a broken copy is parsed again, and rewritten
+    assert json.loads(copy.read_text()) == parsed
+    assert Catalog(parsed).step("greeting").title

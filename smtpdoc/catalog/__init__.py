@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from smtpdoc.catalog._tables import _bool, _hex, _int, _read, _rows, _str, _unique
+from smtpdoc.catalog._tables import _bool, _hex, _int, _rows, _str, _unique, read_documents
 from smtpdoc.catalog.entries import (
     SEVERITIES,
     CatalogError,
@@ -404,4 +404,4 @@ _FILES = (
 @functools.cache
 def load_catalog() -> Catalog:
     """Read and check the catalog shipped with smtpdoc (once per process)."""
-    return Catalog({name: _read(name) for name in _FILES})
+    return Catalog(read_documents(_FILES))

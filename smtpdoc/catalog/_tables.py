@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
+from smtpdoc import __version__, cache
 from smtpdoc.catalog.entries import CatalogError
 
 
@@ -48,6 +52,46 @@ def _unique(keys: list[Any], what: str) -> None:
         if key in seen:
             raise CatalogError(f"duplicate {what}: {key!r}")
         seen.add(key)
+
+
+def read_documents(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The catalog's TOML files, parsed; from a JSON copy in the user's cache while it is current.
+
+    Parsing the TOML takes ~10 ms a run, reading its JSON copy under 1 ms. The copy is named
+    after the files' sizes and modification times and smtpdoc's version, so an edited or
+    upgraded catalog is parsed again; a copy that cannot be read or written is ignored.
+    """
+    stamp = _stamp(names)
+    name = f"catalog-{stamp}.json"
+    if stamp:
+        try:
+            docs = json.loads(cache.read(name) or "null")
+        except ValueError:
+            docs = None
+        if isinstance(docs, dict) and sorted(docs) == sorted(names) and all(isinstance(d, dict) for d in docs.values()):
+            return docs
+    docs = {n: _read(n) for n in names}
+    if stamp:
+        try:
+            cache.write(name, json.dumps(docs))
+        except TypeError:
+            pass  # a value JSON cannot hold (a TOML date): parse each time
+    return docs
+
+
+def _stamp(names: Sequence[str]) -> str:
+    base = resources.files("smtpdoc.catalog")
+    parts = [__version__]
+    for n in names:
+        path = base.joinpath(n)
+        if not isinstance(path, os.PathLike):
+            return ""  # not plain files (a zip): no copy
+        try:
+            info = os.stat(path)
+        except OSError:
+            return ""
+        parts.append(f"{n}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
 def _read(name: str) -> dict[str, Any]:
