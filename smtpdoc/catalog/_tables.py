@@ -90,7 +90,7 @@ def _stamp(names: Sequence[str]) -> str:
             info = os.stat(path)
         except OSError:
             return ""
-        parts.append(f"{n}:{info.st_size}:{info.st_mtime_ns}")
+        parts.append(f"{os.fspath(path)}:{info.st_size}:{info.st_mtime_ns}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
