@@ -10,9 +10,13 @@ columns. The field pass then reads that small file; `Renumber` gives its packets
 original numbers back, so every output speaks of the capture the user gave.
 
 Candidates on other ports mean SMTP that only its content shows: the whole capture
-is read as before. While the narrowing pass starts, the field pass over the whole
-capture starts too: on a capture that is mostly SMTP (decided from the first frames)
-it goes on and the narrowing pass is stopped, so such captures lose no time.
+is read as before. (A limit of this: on another port, SMTP whose greeting or commands
+never start a TCP segment's line, e.g. "2" and "20 ready" sent apart, is not seen in a
+narrowed capture; `--decode-as PORT` makes the port an SMTP port.)
+
+While the narrowing pass starts, the field pass over the whole capture starts too: on
+a capture that is mostly SMTP (decided from the first frames) it goes on and the
+narrowing pass is stopped, so such captures lose no time.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ MIN_BYTES = 4 << 20
 # Frames looked at before deciding; narrowing pays when fewer than SPARSE of them are kept.
 WINDOW = 5000
 SPARSE = 0.5
-_SIGNS = 'tcp.payload matches "(?im)^(220[ -]|ehlo[ \\r]|helo[ \\r]|mail from:)"'
+_SIGNS = 'tcp.payload matches "(?im)^(220[ \\r-]|ehlo[ \\r]|helo[ \\r]|mail from:)"'
 _FRAGMENTS = "ip.flags.mf == 1 || ip.frag_offset > 0 || ipv6.fragment"
 # Each kept packet's summary line: original frame, stream, ports.
 _COLUMNS = '"N","%m","S","%Cus:tcp.stream","P","%Cus:tcp.srcport","Q","%Cus:tcp.dstport"'
