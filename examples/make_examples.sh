@@ -189,7 +189,9 @@ cap_start() {  # name bpf-filter
     # --immediate-mode: without it, TPACKET_V3 hands packets to tcpdump only
     # when a ring block fills or its 1 s timeout expires, and packets still in
     # the ring at SIGINT are lost (a short session then yields 0 packets).
-    tcpdump -i lo -U --immediate-mode -Z root -w "$RAW/$name.pcap" "$filter" 2>"$RAW/$name.err" &
+    # SNAPLEN (environment) cuts every frame to that many bytes, like a capture taken with -s.
+    tcpdump -i lo -U --immediate-mode -Z root ${SNAPLEN:+-s "$SNAPLEN"} -w "$RAW/$name.pcap" "$filter" \
+        2>"$RAW/$name.err" &
     TCPDUMP_PID=$!
     for _ in $(seq 100); do
         grep -q 'listening on' "$RAW/$name.err" 2>/dev/null && return 0
@@ -214,9 +216,16 @@ cap_stop() {  # destination.pcapng
 run() {
     local dest=$1 port=$2
     shift 2
+    run_filter "$dest" "tcp port $port" "$@"
+}
+
+# run_filter DEST BPF CMD...   capture what BPF matches while CMD runs
+run_filter() {
+    local dest=$1 filter=$2
+    shift 2
     wanted "$(basename "$dest" .pcapng)" || return 0
     MADE+=("$(basename "$dest" .pcapng)")
-    cap_start "$(basename "$dest" .pcapng)" "tcp port $port"
+    cap_start "$(basename "$dest" .pcapng)" "$filter"
     "$@" >"$RAW/$(basename "$dest" .pcapng).client.log" 2>&1 || {
         cat "$RAW/$(basename "$dest" .pcapng).client.log" >&2
         die "client failed for $dest"
@@ -333,6 +342,70 @@ not_smtp_clients() {
 run "$TD/not-smtp-on-25.pcapng" 25 not_smtp_clients
 server_stop
 
+# ------------------------------------------------ messy sessions (issue 9) --
+# examples/lab/messy_lab.py: a scripted server and a hand-driven client in one process, for
+# the odd peers real captures show (see tests/data/README.md, "Messy sessions").
+log "messy sessions"
+messy() { "$PY" "$LABSRC/messy_lab.py" "$@" --cert "$CERT" --key "$KEY"; }
+for sc in plaintext-after-starttls early-talker bare-lf-end unsolicited-replies helo-only \
+    ehlo-refused-helo gloss-codes tls-no-forward-secrecy headers-encoded cut-mid-data \
+    no-server-reply hangup-before-greeting; do
+    run "$TD/$sc.pcapng" 25 messy "$sc"
+done
+for sc in auth-digest-md5 auth-ntlm auth-oauthbearer auth-brute-force implicit-tls-587; do
+    run "$TD/$sc.pcapng" 587 messy "$sc"
+done
+run "$TD/socks5-tunnel.pcapng"         1080 messy socks5-tunnel
+run "$TD/http-connect-tunnel.pcapng"   8080 messy http-connect-tunnel
+run "$TD/implicit-tls-odd-port.pcapng" 4650 messy implicit-tls-odd-port
+run "$TD/random-bytes-465.pcapng"      465  messy random-bytes-465
+run "$TD/smtp-port-2526.pcapng"        2526 messy plain-session --port 2526
+# SYN -> RST to the closed port 25 (twice), and a SYN to the closed port 587 whose RST the
+# filter leaves out: what a port scan looks like from a tap that misses the answers.
+run_filter "$TD/port-probe.pcapng" 'tcp port 25 or (tcp port 587 and tcp[tcpflags] & tcp-rst == 0)' \
+    messy port-probe
+# tcpdump -s 80: every frame cut to its first 80 bytes (14 bytes of the 80 are the
+# loopback link header, 52 IP+TCP with timestamps: 14 bytes of SMTP survive per frame).
+SNAPLEN=80 run "$TD/snaplen-80.pcapng" 25 messy plain-session
+
+# Cuts of real captures, and (in tests/data/broken/) files cut short, odd or not captures at all.
+mkdir -p "$TD/broken"
+derive() {  # name: is this derived file to be made in this run?
+    wanted "$1" || return 1
+    MADE+=("$1")
+}
+if derive tls-cut-mid-handshake; then   # STARTTLS, 220, ClientHello: the capture ends there
+    editcap -F pcapng -r "$EX/starttls.pcapng" "$TD/tls-cut-mid-handshake.pcapng" 1-11
+fi
+if derive truncated-capture; then       # the file stops inside frame 17's bytes
+    editcap -F pcapng "$EX/plain.pcapng" "$RAW/plain-copy.pcapng"
+    cut=$(( $(stat -c %s "$RAW/plain-copy.pcapng") * 2 / 3 ))
+    head -c "$cut" "$RAW/plain-copy.pcapng" >"$TD/broken/truncated-capture.pcapng"
+fi
+if derive empty-file; then : >"$TD/broken/empty-file.pcapng"; fi
+if derive not-a-capture; then
+    printf 'This is a text file, not a packet capture.\nEHLO client.example.test\r\n' >"$TD/broken/not-a-capture.txt"
+fi
+if derive no-packets; then              # a pcapng header and interface block, no packets
+    editcap -F pcapng -r "$EX/plain.pcapng" "$TD/no-packets.pcapng" 1000
+fi
+if derive odd-timestamps; then          # pcap: frame 5 earlier than frame 4, frame 9 with
+    # ts_usec = 0xfffff000 (what tshark then shows as a negative fraction of a second)
+    editcap -F pcap "$EX/plain.pcapng" "$RAW/plain.pcap"
+    "$PY" - "$RAW/plain.pcap" "$TD/broken/odd-timestamps.pcap" <<'PYEOF'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+offsets, pos = [], 24
+while pos < len(data):
+    offsets.append(pos)
+    pos += 16 + struct.unpack_from("<I", data, pos + 8)[0]
+sec4, usec4 = struct.unpack_from("<II", data, offsets[3])
+struct.pack_into("<II", data, offsets[4], sec4 - 2, usec4)
+sec9, _ = struct.unpack_from("<II", data, offsets[8])
+struct.pack_into("<II", data, offsets[8], sec9, 0xFFFFF000)
+open(sys.argv[2], "wb").write(data)
+PYEOF
+fi
 
 # ------------------------------------------------------- derived captures --
 if [ ${#ONLY[@]} -eq 0 ]; then
@@ -348,8 +421,8 @@ fi
 # ----------------------------------------------------------------- checks --
 log "checks"
 bad=0
-for f in "$EX"/*.pcapng "$TD"/*.pcapng; do
-    addrs=$(tshark -r "$f" -T fields -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst 2>/dev/null |
+for f in "$EX"/*.pcapng "$TD"/*.pcapng "$TD"/broken/*; do
+    addrs=$({ tshark -r "$f" -T fields -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst 2>/dev/null || true; } |
         tr '\t' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ')
     for a in $addrs; do
         case $a in 127.0.0.1 | ::1) ;; *) echo "NON-LOOPBACK $a in $f" >&2; bad=1 ;; esac
