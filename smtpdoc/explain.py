@@ -17,6 +17,7 @@ from typing import Any
 from smtpdoc import passes, pdml
 from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.demux import Demux, run_streams
+from smtpdoc.message import decode_words
 from smtpdoc.model import Extension, Finding, Report, Session, Step
 from smtpdoc.passes import Outcome
 from smtpdoc.session import SMTP_PORTS, Options
@@ -178,6 +179,9 @@ def _step_facts(step: Step, session: Session, catalog: Catalog) -> dict[str, Any
         facts["mechanism"] = facts.get("mechanism") or "?"
     if step.name == "message" and isinstance(facts.get("size"), int):
         facts["size"] = human_size(facts["size"])
+    subject = facts.get("subject")
+    if isinstance(subject, str) and (decoded := decode_words(subject)) is not None:
+        facts["subject"] = f"{decoded}, sent encoded as {subject}"  # RFC 2047: the words beside the bytes
     for key in ("added", "removed"):
         if isinstance(facts.get(key), list):
             facts[key] = ", ".join(facts[key])
@@ -188,7 +192,7 @@ def _step_facts(step: Step, session: Session, catalog: Catalog) -> dict[str, Any
 
 def explain_session(session: Session, catalog: Catalog) -> Session:
     for position, step in enumerate(session.steps, 1):
-        info = catalog.step(step.name)
+        info = catalog.step(step.name).for_reply(step.reply.code if step.reply is not None else None)
         step.number = position  # the step's place in this session, as every renderer numbers it
         step.title = info.title
         step.rfc = info.rfc
@@ -210,16 +214,55 @@ def explain_session(session: Session, catalog: Catalog) -> Session:
         _extension(ext, catalog)
     for ext in session.inner_extensions or []:
         _extension(ext, catalog)
+    if session.tls is not None:
+        _tls_words(session, catalog)
+    session.findings += _model_findings(session)
     for found in session.findings:
         _finding(found, catalog)
+        found.detail = _detail_words(found, catalog)
         if found.name == "error_reply" and found.detail:
             code = found.detail.split(" ", 1)[0]
             if code.isdigit():
                 found.explanation = f"{catalog.reply(int(code)).title}. {found.explanation}"
     session.findings.sort(key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.frames[:1] or [0]))
-    if session.tls is not None:
-        _tls_words(session, catalog)
     return session
+
+
+_TLS_VERSION_DETAIL = re.compile(r"0x([0-9a-fA-F]{4})")
+_ALERT_DETAIL = re.compile(r"^(fatal )?alert (\d+)$")
+
+
+def _detail_words(found: Finding, catalog: Catalog) -> str:
+    """A finding's detail with TLS numbers in words: TLS 1.0, not 0x0301; alerts by name."""
+    if found.name == "tls_old_version":
+        match = _TLS_VERSION_DETAIL.fullmatch(found.detail)
+        if match is not None:
+            return f"{catalog.tls_version(int(match[1], 16))} ({found.detail})"
+    if found.name in ("tls_alert", "tls_handshake_failure"):
+        match = _ALERT_DETAIL.match(found.detail)
+        if match is not None:
+            return f"{match[1] or ''}alert {catalog.tls_alert(int(match[2]))[0]} ({match[2]})"
+    return found.detail
+
+
+def _model_findings(session: Session) -> list[Finding]:
+    """Facts the explained model shows at a glance: where the SMTP ran, and mail sent in clear."""
+    # Issue 9: these belong in the session machine's rule table once it has one.
+    found: list[Finding] = []
+    greeted = any(step.name == "greeting" for step in session.steps)
+    if greeted and session.server.port not in _STANDARD_PORTS:
+        port = session.server.port
+        found.append(Finding(name="smtp_unusual_port", frames=[session.first_frame], detail=f"port {port}"))
+    clear = [t for t in session.transactions if t.message is not None and not t.tls]
+    named = {f.name for f in session.findings}
+    if clear and session.tls is None and not named & {"cleartext_after_refusal", "starttls_stripped"}:
+        frames = sorted({frame for t in clear for frame in t.frames})
+        detail = f"{len(clear)} message{'s' if len(clear) > 1 else ''} without TLS"
+        found.append(Finding(name="mail_cleartext", frames=frames[-1:], detail=detail))
+    return found
+
+
+_STANDARD_PORTS = frozenset({25, 465, 587})  # RFC 5321, RFC 8314, RFC 6409
 
 
 def _tls_words(session: Session, catalog: Catalog) -> None:
@@ -234,6 +277,10 @@ def _tls_words(session: Session, catalog: Catalog) -> None:
             name, words = catalog.cipher_suite(cipher)
             tls.server_hello["cipher_name"] = name
             tls.server_hello["cipher_words"] = words
+            frame = tls.server_hello.get("frame")
+            for weakness in catalog.cipher_weaknesses(cipher):
+                frames = [frame] if isinstance(frame, int) else []
+                session.findings.append(Finding(name=weakness, frames=frames, detail=name))
     if tls.client_hello:
         tls.client_hello["version_names"] = [catalog.tls_version(v) for v in tls.client_hello.get("versions", [])]
     for alert in tls.alerts:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from email import policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesParser
 
@@ -42,7 +44,43 @@ def summarise(data: bytes, size: int, truncated: bool) -> Message:
     for name, key in _HEADERS.items():
         if name in found and key not in headers:
             headers[key] = ", ".join(found[name])
-    return Message(size=size, headers=headers, attachments=_attachments(data), truncated=truncated)
+    decoded = {key: text for key, value in headers.items() if (text := decode_words(value)) is not None}
+    return Message(
+        size=size, headers=headers, attachments=_attachments(data), truncated=truncated, decoded=decoded
+    )
+
+
+def decode_words(value: str) -> str | None:
+    """The text of a header whose value has RFC 2047 encoded words (=?charset?B|Q?...?=), or None.
+
+    The standard library does the decoding and joins adjacent encoded words as RFC 2047 §6.2
+    says (the white space between them goes). A word in a charset Python does not know, or
+    whose bytes do not fit its charset, is decoded as UTF-8 with replacement characters rather
+    than dropped.
+    """
+    if "=?" not in value:
+        return None
+    try:
+        parts = decode_header(value)
+    except (HeaderParseError, ValueError):
+        return None
+    if all(charset is None for _, charset in parts):
+        return None
+    try:
+        text = str(make_header(parts))
+    except (LookupError, UnicodeError, HeaderParseError, ValueError):
+        text = str(make_header([(_lenient(chunk, charset), "utf-8") for chunk, charset in parts]))
+    text = _clean(text)
+    return text if text and text != value else None
+
+
+def _lenient(chunk: bytes | str, charset: str | None) -> str:
+    if isinstance(chunk, str):
+        return chunk
+    try:
+        return chunk.decode(charset or "ascii", "replace")
+    except LookupError:
+        return chunk.decode("utf-8", "replace")
 
 
 def _unescape(raw: str) -> str:

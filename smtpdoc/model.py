@@ -68,6 +68,8 @@ class Message:
     headers: dict[str, str]  # from, to, cc, subject, date, message_id, in_reply_to, user_agent
     attachments: list[dict[str, str]]  # {"name": ..., "type": ...}
     truncated: bool = False
+    # The headers of `headers` that carry RFC 2047 encoded words, decoded (headers stays as sent).
+    decoded: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -77,6 +77,10 @@ FINDINGS: dict[str, str] = {
     "unexpected_reply": "notice",
     "not_smtp": "notice",
     "early_talker": "notice",
+    "tls_rc4": "warning",
+    "tls_no_forward_secrecy": "notice",
+    "smtp_unusual_port": "info",
+    "mail_cleartext": "warning",
 }
 
 COMMANDS = (

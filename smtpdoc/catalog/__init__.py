@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from smtpdoc.catalog._tables import _bool, _hex, _int, _rows, _str, _unique, read_documents
+from smtpdoc.catalog._tables import _bool, _by_class, _hex, _int, _rows, _str, _unique, read_documents
 from smtpdoc.catalog.entries import (
     SEVERITIES,
     CatalogError,
@@ -105,6 +105,7 @@ class Catalog:
                     colour=colour.lower(),
                     button=_str(row, "button", where) if walkthrough is not None else "",
                     wireshark=_str(row, "wireshark", where),
+                    by_class=_by_class(row.get("by_class", {}), where),
                 )
             )
         steps.sort(key=lambda step: step.number)
@@ -155,6 +156,7 @@ class Catalog:
         for where, row in _rows(doc, "subject", "enhanced.toml"):
             self._enhanced_subjects[_int(row, "digit", where)] = (_str(row, "text", where), _str(row, "rfc", where))
         self._enhanced_details: dict[tuple[int, int], tuple[str, str]] = {}
+        self._enhanced_success: dict[tuple[int, int], str] = {}  # the words for 2.x.x, if not the same
         for where, row in _rows(doc, "detail", "enhanced.toml"):
             code = _str(row, "code", where)
             match = re.fullmatch(r"X\.(\d{1,3})\.(\d{1,3})", code)
@@ -165,8 +167,16 @@ class Catalog:
                 raise CatalogError(f"duplicate enhanced detail: {code}")
             if key[0] not in self._enhanced_subjects:
                 raise CatalogError(f"{where}: {code} has no subject entry")
-            text = f"{_str(row, 'title', where)}: {_str(row, 'explanation', where)}"
+            title = _str(row, "title", where)
+            text = f"{title}: {_str(row, 'explanation', where)}"
             self._enhanced_details[key] = (text, _str(row, "rfc", where))
+            success = row.get("success")
+            if success is not None and not isinstance(success, str):
+                raise CatalogError(f"{where}: 'success' must be a string")
+            if key[1] != 0 and success is None:  # a detail meant for failures, seen with 2.x.x
+                success = f"{title}, a detail RFC 3463 names for failures; the class (2, success) is what counts"
+            if success is not None:
+                self._enhanced_success[key] = success
         if set(self._enhanced_classes) != {2, 4, 5}:
             raise CatalogError("enhanced.toml: classes must be exactly 2, 4 and 5")
 
@@ -238,11 +248,17 @@ class Catalog:
         for where, row in _rows(doc, "version", "tls.toml"):
             self._tls_versions[_int(row, "number", where)] = _str(row, "name", where)
         self._cipher_suites: dict[int, tuple[str, str]] = {}
+        self._cipher_weak: dict[int, tuple[str, ...]] = {}
         for where, row in _rows(doc, "cipher_suite", "tls.toml"):
             number = _int(row, "number", where)
             if number in self._cipher_suites:
                 raise CatalogError(f"duplicate cipher suite: {_hex(number)}")
             self._cipher_suites[number] = (_str(row, "name", where), _str(row, "words", where))
+            weak = row.get("weak", [])
+            if not isinstance(weak, list) or not all(isinstance(name, str) and name in self._findings for name in weak):
+                raise CatalogError(f"{where}: 'weak' must list finding names, got {weak!r}")
+            if weak:
+                self._cipher_weak[number] = tuple(weak)
         self._tls_alerts: dict[int, tuple[str, str]] = {}
         for where, row in _rows(doc, "alert", "tls.toml"):
             number = _int(row, "number", where)
@@ -328,6 +344,8 @@ class Catalog:
         detail_text: str | None = None
         if detail_entry is not None:
             detail_text, rfc = detail_entry
+            if klass == 2:
+                detail_text = self._enhanced_success.get((subject, detail), detail_text)
         return EnhancedInfo(code=text, klass=class_text, subject=subject_text, detail=detail_text, rfc=rfc)
 
     def extension(self, keyword: str) -> ExtensionInfo:
@@ -380,6 +398,10 @@ class Catalog:
         if known is not None:
             return known
         return (_hex(number), "a cipher suite smtpdoc does not describe")
+
+    def cipher_weaknesses(self, number: int) -> tuple[str, ...]:
+        """The findings a server's choice of this cipher suite raises (RC4, no forward secrecy)."""
+        return self._cipher_weak.get(number, ())
 
     def tls_alert(self, number: int) -> tuple[str, str]:
         """(name, plain words) for a TLS alert description number."""

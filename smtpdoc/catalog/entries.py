@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 SEVERITIES = ("info", "notice", "warning", "critical")
 
@@ -25,6 +26,21 @@ class StepInfo:
     colour: str
     button: str  # walkthrough steps: label on the Wireshark filter toolbar (else "")
     wireshark: str  # native display filter for this step's frames (no plugin, no annotation)
+    # Words for a reply of another class than the usual one (5 → a refused EHLO): the class
+    # digit of the reply decides them; keys are title, summary, explanation.
+    by_class: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+
+    def for_reply(self, code: int | None) -> StepInfo:
+        """This step's words for a reply with this code."""
+        words = self.by_class.get(code // 100) if code is not None else None
+        if not words:
+            return self
+        return replace(
+            self,
+            title=words.get("title", self.title),
+            summary=words.get("summary", self.summary),
+            explanation=words.get("explanation", self.explanation),
+        )
 
 
 @dataclass(frozen=True)

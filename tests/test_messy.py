@@ -1,0 +1,155 @@
+"""Issue 9 on real loopback captures of messy peers: the words follow what the capture shows.
+
+Each capture is made by examples/make_examples.sh (examples/lab/messy_lab.py) and described in
+tests/data/README.md ("Messy sessions").
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from smtpdoc.catalog import load_catalog
+from smtpdoc.message import decode_words
+from smtpdoc.model import Finding, Session, Step
+
+from conftest import DATA, EXAMPLES, sessions_of
+
+
+def _steps(session: Session, name: str) -> list[Step]:
+    return [step for step in session.steps if step.name == name]
+
+
+def _findings(session: Session, name: str) -> list[Finding]:
+    return [found for found in session.findings if found.name == name]
+
+
+def _step_at(session: Session, frame: int) -> Step:
+    (step,) = [step for step in session.steps if frame in step.frames]
+    return step
+
+
+# -- class 8: header text decoded ----------------------------------------------------------
+
+
+def test_rfc2047_headers_are_decoded_beside_the_raw_form() -> None:
+    (session,) = sessions_of(DATA / "headers-encoded.pcapng")
+    first, second = session.transactions
+    assert first.message is not None and second.message is not None
+    assert first.message.headers["subject"] == (
+        "=?UTF-8?B?R3LDvMOfZSBhdXMg?= =?UTF-8?Q?K=C3=B6ln?= und =?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?="
+    )
+    assert first.message.decoded == {
+        "from": "Jörg Müller <joerg@example.test>",  # ISO-8859-1, Q
+        "to": "Василий <alice@example.test>",  # KOI8-R, B
+        "subject": "Grüße aus Köln und 日本語",  # adjacent UTF-8 words joined; ISO-2022-JP
+    }
+    message = _step_at(session, 15)
+    assert message.name == "message"
+    assert "subject: Grüße aus Köln und 日本語, sent encoded as =?UTF-8?B?R3LDvMOfZSBhdXMg?=" in message.summary
+
+
+def test_raw_8bit_headers_are_read_as_utf8_else_latin1_never_dropped() -> None:
+    (session,) = sessions_of(DATA / "headers-encoded.pcapng")
+    second = session.transactions[1].message
+    assert second is not None
+    assert second.headers["subject"] == "Grüße, raw UTF-8 — 8 bit"
+    assert second.headers["from"] == "Zoë Ångström <zoe@example.test>"  # Latin-1 bytes e9/c5
+    assert second.decoded == {}
+    assert "subject: Grüße, raw UTF-8 — 8 bit)" in _step_at(session, 23).summary
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("=?utf-8?q?a?=  =?utf-8?q?b?= c", "ab c"),  # white space between encoded words goes
+        ("=?iso-8859-15?q?=A4uro?=", "€uro"),
+        ("=?x-no-such-charset?q?abc?=", "abc"),  # unknown charset: read leniently, not dropped
+        ("=?utf-8?b?/w==?=", "\ufffd"),  # bytes that are not UTF-8: replacement character
+        ("plain text", None),
+        ("=?utf-8?q??=", None),
+        ("a =? b", None),
+    ],
+)
+def test_decode_words(raw: str, decoded: str | None) -> None:
+    assert decode_words(raw) == decoded
+
+
+# -- class 7: the class digit decides the words -------------------------------------------
+
+
+def test_success_codes_are_glossed_as_success() -> None:
+    (session,) = sessions_of(DATA / "gloss-codes.pcapng")
+    mail = _step_at(session, 12).reply
+    message = _step_at(session, 18).reply
+    assert mail is not None and message is not None
+    assert mail.enhanced == "2.1.0" and "2.1.0: Other address status: the address was accepted" in mail.meaning
+    assert "caused this" not in mail.meaning
+    assert message.enhanced == "2.6.0" and "queued for delivery" in message.meaning
+    assert "undeliverable" not in message.meaning
+    catalog = load_catalog()
+    failure = catalog.enhanced("5.6.0")
+    assert failure is not None and failure.detail is not None and "undeliverable" in failure.detail
+    odd = catalog.enhanced("2.1.1")  # a detail meant for failures, sent with success
+    assert odd is not None and odd.detail is not None and "the class (2, success) is what counts" in odd.detail
+
+
+@pytest.mark.parametrize("capture", ["gloss-codes.pcapng", "starttls-stripped.pcapng"])
+def test_a_refused_starttls_is_not_explained_with_the_220_text(capture: str) -> None:
+    (session,) = sessions_of(DATA / capture)
+    (reply,) = _steps(session, "starttls_reply")
+    assert reply.frames == [10] and reply.reply is not None and reply.reply.code == 502
+    assert reply.summary.startswith("The server refused STARTTLS: 502 5.5.1 ")
+    assert reply.explanation.startswith("A 5xx reply to STARTTLS refuses it")
+    assert "ready to start the TLS handshake" not in reply.explanation
+    (accepted,) = _steps(sessions_of(EXAMPLES / "starttls.pcapng")[0], "starttls_reply")
+    assert accepted.explanation.startswith("A 220 reply to STARTTLS means the server is ready")
+
+
+def test_a_refused_ehlo_is_titled_as_a_refusal() -> None:
+    (session,) = sessions_of(DATA / "ehlo-refused-helo.pcapng")
+    refused = _step_at(session, 8)
+    assert refused.name == "ehlo_reply" and refused.title == "Server refuses the hello (5xx)"
+    assert refused.summary == "The server refused the EHLO with 502: 5.5.2 Error: command not implemented."
+    assert "fall back to HELO" in refused.explanation
+
+
+def test_tls_versions_and_alerts_in_words() -> None:
+    (old,) = sessions_of(DATA / "tls10-accepted.pcapng")
+    assert [(f.detail, f.frames) for f in _findings(old, "tls_old_version")] == [("TLS 1.0 (0x0301)", [12])]
+    (alerted,) = sessions_of(DATA / "tls-alert-old-version.pcapng")
+    assert [f.detail for f in _findings(alerted, "tls_alert")] == ["alert protocol_version (70)"]
+    assert [f.detail for f in _findings(alerted, "tls_handshake_failure")] == ["fatal alert protocol_version (70)"]
+
+
+def test_static_rsa_key_exchange_is_flagged_with_its_rfc() -> None:
+    (session,) = sessions_of(DATA / "tls-no-forward-secrecy.pcapng")
+    (found,) = _findings(session, "tls_no_forward_secrecy")
+    assert (found.frames, found.detail, found.rfc) == ([12], "TLS_RSA_WITH_AES_128_GCM_SHA256", "RFC 9325 §4.1")
+    assert not _findings(session, "tls_rc4")
+    for modern in ("starttls.pcapng",):
+        assert not _findings(sessions_of(EXAMPLES / modern)[0], "tls_no_forward_secrecy")
+    catalog = load_catalog()
+    assert catalog.cipher_weaknesses(0x0005) == ("tls_rc4", "tls_no_forward_secrecy")  # RC4, RFC 7465
+    assert catalog.finding("tls_rc4").rfc == "RFC 7465"
+    assert catalog.cipher_weaknesses(0xC030) == ()  # ECDHE-RSA-AES256-GCM-SHA384
+
+
+# -- class 12: say what the client did ----------------------------------------------------
+
+
+def test_smtp_on_an_unusual_port_is_said() -> None:
+    (session,) = sessions_of(DATA / "smtp-port-2526.pcapng")
+    assert [(f.detail, f.frames) for f in _findings(session, "smtp_unusual_port")] == [("port 2526", [1])]
+    assert not _findings(sessions_of(EXAMPLES / "plain.pcapng")[0], "smtp_unusual_port")
+
+
+def test_mail_in_cleartext_is_a_finding_of_its_own() -> None:
+    (plain,) = sessions_of(EXAMPLES / "plain.pcapng")
+    (found,) = _findings(plain, "mail_cleartext")
+    assert found.detail == "1 message without TLS" and found.severity == "warning"
+    (two,) = sessions_of(DATA / "headers-encoded.pcapng")
+    assert [f.detail for f in _findings(two, "mail_cleartext")] == ["2 messages without TLS"]
+    assert not _findings(sessions_of(EXAMPLES / "starttls.pcapng")[0], "mail_cleartext")
+    # after a refused STARTTLS the sharper finding says it already
+    (refused,) = sessions_of(DATA / "starttls-refused.pcapng")
+    assert _findings(refused, "cleartext_after_refusal") and not _findings(refused, "mail_cleartext")
