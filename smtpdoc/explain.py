@@ -144,7 +144,7 @@ def _extension(ext: Extension, catalog: Catalog) -> Extension:
     ext.registered = info.registered
     params = ext.params
     if keyword == "SIZE":
-        if params.isdigit() and int(params) > 0:
+        if params.isascii() and params.isdigit() and int(params) > 0:  # '²' is a digit to isdigit
             ext.human = f"messages up to {human_size(int(params))} ({int(params):,} bytes)"
         else:
             ext.human = "the server announces no fixed size limit"
@@ -222,7 +222,7 @@ def explain_session(session: Session, catalog: Catalog) -> Session:
         found.detail = _detail_words(found, catalog)
         if found.name == "error_reply" and found.detail:
             code = found.detail.split(" ", 1)[0]
-            if code.isdigit():
+            if code.isascii() and code.isdigit():
                 found.explanation = f"{catalog.reply(int(code)).title}. {found.explanation}"
     session.findings.sort(key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.frames[:1] or [0]))
     return session

@@ -6,13 +6,17 @@ tests/data/README.md ("Messy sessions").
 
 from __future__ import annotations
 
+import json
+
+import jsonschema
 import pytest
 
 from smtpdoc.catalog import load_catalog
+from smtpdoc.explain import _extension
 from smtpdoc.message import decode_words
-from smtpdoc.model import Finding, Session, Step
+from smtpdoc.model import Extension, Finding, Session, Step
 
-from conftest import DATA, EXAMPLES, sessions_of
+from conftest import DATA, EXAMPLES, ROOT, run_cli, sessions_of
 
 
 def _steps(session: Session, name: str) -> list[Step]:
@@ -153,3 +157,26 @@ def test_mail_in_cleartext_is_a_finding_of_its_own() -> None:
     # after a refused STARTTLS the sharper finding says it already
     (refused,) = sessions_of(DATA / "starttls-refused.pcapng")
     assert _findings(refused, "cleartext_after_refusal") and not _findings(refused, "mail_cleartext")
+
+
+# -- class 11: odd input never crashes ----------------------------------------------------
+
+
+def test_a_size_with_a_non_ascii_digit_is_no_size() -> None:
+    """Found by tests/test_fuzz.py: a bit flip made "SIZE 3588²577", which str.isdigit accepts."""
+    ext = _extension(Extension(keyword="SIZE", params="3588²577"), load_catalog())
+    assert ext.human == "the server announces no fixed size limit"
+
+
+def test_timestamps_out_of_order_and_with_a_negative_fraction_are_explained() -> None:
+    """broken/odd-timestamps.pcap: plain.pcapng with frame 5 two seconds before frame 4 and
+    frame 9's microseconds 0xfffff000, which tshark prints as "1795863122.-04096000"."""
+    done = run_cli("explain", str(DATA / "broken" / "odd-timestamps.pcap"), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    jsonschema.validate(report, json.loads((ROOT / "docs" / "json-schema.json").read_text()))
+    (session,) = report["sessions"]
+    plain = sessions_of(EXAMPLES / "plain.pcapng")[0]
+    assert [s["name"] for s in session["steps"]] == [s.name for s in plain.steps]
+    mail = next(s for s in session["steps"] if s["name"] == "mail_from")
+    assert mail["frames"] == [9, 10] and mail["time"] < next(s for s in plain.steps if s.name == "mail_from").time
