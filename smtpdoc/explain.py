@@ -158,6 +158,10 @@ def _extension(ext: Extension, catalog: Catalog) -> Extension:
 
 def _finding(found: Finding, catalog: Catalog) -> Finding:
     info = catalog.finding(found.name)
+    if found.name == "auth_cleartext" and found.detail.startswith("AUTH "):
+        # What an eavesdropper gets depends on the mechanism: a password, a challenge and its
+        # answer, a bearer token, or nothing reusable (SCRAM).
+        info = info.variant(catalog.mechanism(found.detail[5:]).exposes)
     found.severity = info.severity
     found.title = info.title
     found.explanation = info.explanation

@@ -180,3 +180,29 @@ def test_timestamps_out_of_order_and_with_a_negative_fraction_are_explained() ->
     assert [s["name"] for s in session["steps"]] == [s.name for s in plain.steps]
     mail = next(s for s in session["steps"] if s["name"] == "mail_from")
     assert mail["frames"] == [9, 10] and mail["time"] < next(s for s in plain.steps if s.name == "mail_from").time
+
+
+# -- class 6: AUTH judged by what the mechanism exposes -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("capture", "frames", "severity", "title"),
+    [
+        ("auth-plain-cleartext.pcapng", [9], "critical", "Password sent without encryption"),
+        ("auth-login-cleartext.pcapng", [9], "critical", "Password sent without encryption"),
+        ("auth-cram-md5.pcapng", [9], "warning", "Challenge-response login without encryption"),
+        ("auth-digest-md5.pcapng", [9], "warning", "Challenge-response login without encryption"),
+        ("auth-ntlm.pcapng", [9], "warning", "Challenge-response login without encryption"),
+        ("auth-xoauth2.pcapng", [9], "critical", "Bearer token sent without encryption"),
+        ("auth-oauthbearer.pcapng", [9], "critical", "Bearer token sent without encryption"),
+        ("auth-scram-sha-256.pcapng", [9], "info", "Login without encryption, by a mechanism made for it"),
+    ],
+)
+def test_cleartext_auth_is_judged_by_what_the_mechanism_exposes(
+    capture: str, frames: list[int], severity: str, title: str
+) -> None:
+    (session,) = sessions_of(DATA / capture)
+    (found,) = _findings(session, "auth_cleartext")  # one name, so Wireshark's frames still agree
+    assert (found.frames, found.severity, found.title) == (frames, severity, title)
+    if severity != "critical":
+        assert "password is" not in found.explanation.lower()

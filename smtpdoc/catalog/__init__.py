@@ -16,7 +16,18 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from smtpdoc.catalog._tables import _bool, _by_class, _hex, _int, _rows, _str, _unique, read_documents
+from smtpdoc.catalog._tables import (
+    _bool,
+    _by_class,
+    _choice,
+    _hex,
+    _int,
+    read_documents,
+    _rows,
+    _str,
+    _unique,
+    _variants,
+)
 from smtpdoc.catalog.entries import (
     SEVERITIES,
     CatalogError,
@@ -59,6 +70,7 @@ _REPLY_SECOND_DIGIT: Mapping[int, str] = {
 _REPLY_SECOND_DIGIT_UNDEFINED = "nothing RFC 5321 defines (only x0z, x1z, x2z and x5z have a meaning)"
 _REPLY_CLASS_RFC = "RFC 5321 §4.2.1"
 _UNKNOWN_EXTENSION_RFC = "RFC 5321 §2.2.2"
+_EXPOSURES = ("password", "challenge_response", "token", "designed_for_it", "unknown")
 _ENHANCED_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
 
 
@@ -221,6 +233,7 @@ class Catalog:
                     title=_str(row, "title", where),
                     explanation=_str(row, "explanation", where),
                     rfc=_str(row, "rfc", where),
+                    variants=_variants(row.get("variants", {}), where, severity),
                 )
             )
         _unique([f.name for f in findings], "finding name")
@@ -236,6 +249,7 @@ class Catalog:
                 rfc=_str(row, "rfc", where),
                 cleartext_secret=_bool(row, "cleartext_secret", where),
                 known=True,
+                exposes=_choice(row, "exposes", where, _EXPOSURES),
             )
             for where, row in _rows(doc, "mechanism", "auth.toml")
         ]

@@ -36,6 +36,25 @@ def _by_class(table: Any, where: str) -> dict[int, dict[str, str]]:
     return found
 
 
+def _variants(table: Any, where: str, severity: str) -> dict[str, dict[str, str]]:
+    """A finding's [finding.variants.KEY] tables: its words for one kind of evidence."""
+    if not isinstance(table, dict) or not all(isinstance(words, dict) for words in table.values()):
+        raise CatalogError(f"{where}: 'variants' must be a table of tables")
+    found: dict[str, dict[str, str]] = {}
+    for key, words in table.items():
+        if not set(words) <= {"severity", "title", "explanation"}:
+            raise CatalogError(f"{where}: variants.{key} may only give severity, title and explanation")
+        found[key] = {name: _str(words, name, f"{where} variants.{key}") for name in words}
+    return found
+
+
+def _choice(table: Mapping[str, Any], key: str, where: str, choices: tuple[str, ...]) -> str:
+    value = _str(table, key, where)
+    if value not in choices:
+        raise CatalogError(f"{where}: '{key}' must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _int(table: Mapping[str, Any], key: str, where: str) -> int:
     value = table.get(key)
     # bool is an int subclass; a flag must not pass as a number.

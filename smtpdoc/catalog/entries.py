@@ -97,6 +97,20 @@ class FindingInfo:
     title: str
     explanation: str
     rfc: str
+    # Other words for the same finding, by what the capture shows (auth_cleartext: what the
+    # SASL mechanism exposes); keys are severity, title, explanation.
+    variants: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def variant(self, key: str) -> FindingInfo:
+        words = self.variants.get(key)
+        if not words:
+            return self
+        return replace(
+            self,
+            severity=words.get("severity", self.severity),
+            title=words.get("title", self.title),
+            explanation=words.get("explanation", self.explanation),
+        )
 
 
 @dataclass(frozen=True)
@@ -109,3 +123,6 @@ class MechanismInfo:
     rfc: str
     cleartext_secret: bool
     known: bool
+    # What an eavesdropper learns from the exchange: password, challenge_response, token,
+    # designed_for_it (SCRAM, Kerberos: nothing reusable) or unknown.
+    exposes: str = "unknown"
