@@ -7,6 +7,7 @@ while tshark is still reading the capture.
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 from smtpdoc import passes, pdml
 from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.demux import Demux, run_streams
+from smtpdoc.errors import CaptureUnreadable
 from smtpdoc.message import decode_words
 from smtpdoc.model import Extension, Finding, Report, Session, Step
 from smtpdoc.passes import Outcome
@@ -41,6 +43,9 @@ def explain_capture(capture: str, tshark: Tshark, settings: Settings) -> tuple[R
 
     tshark starts at once: it loads while the catalog and the renderer get ready.
     """
+    if os.path.isfile(capture) and os.path.getsize(capture) == 0:
+        # tshark takes a 0-byte file for an empty ERF capture and says nothing.
+        raise CaptureUnreadable(f"cannot read '{capture}': the file is empty (0 bytes), so it is not a capture")
     display_filter = pdml.DISPLAY_FILTER
     if settings.stream is not None:
         display_filter = f"tcp.stream == {settings.stream} && ({display_filter})"

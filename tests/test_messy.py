@@ -206,3 +206,15 @@ def test_cleartext_auth_is_judged_by_what_the_mechanism_exposes(
     assert (found.frames, found.severity, found.title) == (frames, severity, title)
     if severity != "critical":
         assert "password is" not in found.explanation.lower()
+
+
+def test_a_zero_byte_file_is_not_a_capture_but_a_header_without_packets_is() -> None:
+    empty = run_cli("explain", str(DATA / "broken" / "empty-file.pcapng"), "--format", "json")
+    assert empty.returncode == 4 and empty.stdout == ""
+    assert "the file is empty (0 bytes), so it is not a capture" in empty.stderr
+    header_only = run_cli("explain", str(DATA / "no-packets.pcapng"), "--format", "json")
+    assert header_only.returncode == 0, header_only.stderr
+    report = json.loads(header_only.stdout)
+    assert report["sessions"] == [] and [(f["name"], f["detail"]) for f in report["findings"]] == [
+        ("no_smtp", "no packets")
+    ]
