@@ -30,15 +30,13 @@ def test_garbage_file_is_unreadable(tmp_path: Path) -> None:
     assert "isn't a capture file" in _one_line_error(done)
 
 
-def test_empty_file_says_no_smtp(tmp_path: Path) -> None:
+def test_a_zero_byte_file_is_not_a_capture(tmp_path: Path) -> None:
+    """tshark reads 0 bytes as an empty ERF file; smtpdoc says it is no capture (issue 9)."""
     empty = tmp_path / "empty.pcap"
     empty.write_bytes(b"")
     done = run_cli("explain", str(empty), "--format", "json")
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    assert report["sessions"] == []
-    assert [f["name"] for f in report["findings"]] == ["no_smtp"]
-    assert report["findings"][0]["detail"] == "no packets"
+    assert done.returncode == 4, done.stderr
+    assert done.stdout == "" and "the file is empty (0 bytes)" in done.stderr
 
 
 def test_truncated_capture_is_explained_as_far_as_it_goes(tmp_path: Path) -> None:

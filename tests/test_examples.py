@@ -90,7 +90,7 @@ def test_plain_example_has_a_full_transaction() -> None:
     assert [(r.address, r.code) for r in tr.recipients] == [("alice@example.test", 250), ("carol@example.test", 250)]
     assert tr.last_reply is not None and tr.last_reply.startswith("250 2.0.0 Ok: queued")
     assert tr.message is not None and tr.message.headers["subject"] == "plain SMTP, two recipients"
-    assert [f.name for f in session.findings] == ["starttls_not_used"]
+    assert [f.name for f in session.findings] == ["starttls_not_used", "mail_cleartext"]
 
 
 @pytest.mark.parametrize("fmt", ["json", "terminal"])

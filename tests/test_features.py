@@ -954,7 +954,7 @@ def test_starttls_not_used_on_plain() -> None:
     found = _finding(session, "starttls_not_used")
     # 8 offers STARTTLS; 9 is the first command sent in the clear after it.
     assert found.frames and found.frames[0] in (8, 9)
-    assert [f.name for f in session.findings] == ["starttls_not_used"]
+    assert [f.name for f in session.findings] == ["starttls_not_used", "mail_cleartext"]
 
 
 @pytest.mark.parametrize(
