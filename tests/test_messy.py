@@ -218,3 +218,16 @@ def test_a_zero_byte_file_is_not_a_capture_but_a_header_without_packets_is() -> 
     assert report["sessions"] == [] and [(f["name"], f["detail"]) for f in report["findings"]] == [
         ("no_smtp", "no packets")
     ]
+
+
+# -- class 9: unfinished is said ------------------------------------------------------------
+
+
+def test_a_message_without_a_final_reply_is_never_said_to_be_sent() -> None:
+    (cut,) = sessions_of(DATA / "cut-mid-data.pcapng")
+    message = _step_at(cut, 15)
+    assert message.name == "message" and message.reply is None
+    assert "was sent" not in message.summary and ") was accepted" not in message.summary
+    assert "no reply from the server is in the capture, so nothing shows it was accepted" in message.summary
+    (plain,) = sessions_of(EXAMPLES / "plain.pcapng")
+    assert "(subject: plain SMTP, two recipients) was accepted: the server answered 250." in _step_at(plain, 17).summary

@@ -25,14 +25,16 @@ _STEP_WORDS = frozenset({"title", "summary", "explanation"})
 
 
 def _by_class(table: Any, where: str) -> dict[int, dict[str, str]]:
-    """A step's [step.by_class.N] tables: other words for a reply of class N (2-5)."""
+    """A step's [step.by_class.N] tables: other words for a reply of class N (2-5), or for
+    no reply at all (`none`, kept under 0)."""
     if not isinstance(table, dict):
         raise CatalogError(f"{where}: 'by_class' must be a table of reply classes")
     found: dict[int, dict[str, str]] = {}
     for digit, words in table.items():
-        if digit not in ("2", "3", "4", "5") or not isinstance(words, dict) or not set(words) <= _STEP_WORDS:
-            raise CatalogError(f"{where}: by_class.{digit} must be reply class 2-5 with {sorted(_STEP_WORDS)}")
-        found[int(digit)] = {key: _str(words, key, f"{where} by_class.{digit}") for key in words}
+        if digit not in ("2", "3", "4", "5", "none") or not isinstance(words, dict) or not set(words) <= _STEP_WORDS:
+            raise CatalogError(f"{where}: by_class.{digit} must be 2-5 or none, with {sorted(_STEP_WORDS)}")
+        key = 0 if digit == "none" else int(digit)
+        found[key] = {name: _str(words, name, f"{where} by_class.{digit}") for name in words}
     return found
 
 

@@ -27,12 +27,12 @@ class StepInfo:
     button: str  # walkthrough steps: label on the Wireshark filter toolbar (else "")
     wireshark: str  # native display filter for this step's frames (no plugin, no annotation)
     # Words for a reply of another class than the usual one (5 → a refused EHLO): the class
-    # digit of the reply decides them; keys are title, summary, explanation.
+    # digit of the reply decides them (0: no reply seen); keys are title, summary, explanation.
     by_class: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
 
     def for_reply(self, code: int | None) -> StepInfo:
-        """This step's words for a reply with this code."""
-        words = self.by_class.get(code // 100) if code is not None else None
+        """This step's words for a reply with this code (None: no reply in the capture)."""
+        words = self.by_class.get(code // 100 if code is not None else 0)
         if not words:
             return self
         return replace(
