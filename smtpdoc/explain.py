@@ -61,8 +61,37 @@ def explain_capture(capture: str, tshark: Tshark, settings: Settings) -> tuple[R
     outcome = Outcome()
     report = Report(capture=capture, tshark_version=tshark.version_text, sessions=[])
     report.filter_title, report.filter_explanation = catalog.filter_intro
-    report.sessions = _sessions(capture, tshark, settings, catalog, outcome, report, display_filter, first)
+    sessions = _sessions(capture, tshark, settings, catalog, outcome, report, display_filter, first)
+    report.sessions = _with_capture_findings(sessions, report, outcome, catalog)
     return report, outcome
+
+
+# This many failed logins from one client address, across the capture's sessions, is guessing.
+BRUTE_FORCE_FAILURES = 5
+
+
+def _with_capture_findings(
+    sessions: Iterator[Session], report: Report, outcome: Outcome, catalog: Catalog
+) -> Iterator[Session]:
+    """The sessions as they come; then what only the whole capture shows, as report findings:
+    a capture cut short (said in every format, not only on stderr), and many failed logins
+    from one client (password guessing spread over sessions)."""
+    failures: dict[str, list[int]] = {}
+    sessions_of: dict[str, set[int]] = {}
+    for session in sessions:
+        for step in session.steps:
+            if step.name == "auth" and step.facts.get("outcome") == "rejected":
+                failures.setdefault(session.client.address, []).append(step.frames[0])
+                sessions_of.setdefault(session.client.address, set()).add(session.index)
+        yield session
+    for client, frames in failures.items():
+        if len(frames) >= BRUTE_FORCE_FAILURES:
+            count = len(sessions_of[client])
+            detail = f"{len(frames)} failed logins from {client} in {count} session{'s' if count > 1 else ''}"
+            report.findings.append(_finding(Finding(name="auth_brute_force", frames=frames, detail=detail), catalog))
+    if outcome.cut_short:
+        detail = "the file ends in the middle of a packet"
+        report.findings.append(_finding(Finding(name="capture_cut_short", frames=[], detail=detail), catalog))
 
 
 def _sessions(

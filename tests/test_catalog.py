@@ -81,6 +81,8 @@ FINDINGS: dict[str, str] = {
     "tls_no_forward_secrecy": "notice",
     "smtp_unusual_port": "info",
     "mail_cleartext": "warning",
+    "auth_brute_force": "warning",
+    "capture_cut_short": "notice",
 }
 
 COMMANDS = (

@@ -16,7 +16,7 @@ from smtpdoc.explain import _extension
 from smtpdoc.message import decode_words
 from smtpdoc.model import Extension, Finding, Session, Step
 
-from conftest import DATA, EXAMPLES, ROOT, run_cli, sessions_of
+from conftest import DATA, EXAMPLES, ROOT, explained, run_cli, sessions_of
 
 
 def _steps(session: Session, name: str) -> list[Step]:
@@ -231,3 +231,26 @@ def test_a_message_without_a_final_reply_is_never_said_to_be_sent() -> None:
     assert "no reply from the server is in the capture, so nothing shows it was accepted" in message.summary
     (plain,) = sessions_of(EXAMPLES / "plain.pcapng")
     assert "(subject: plain SMTP, two recipients) was accepted: the server answered 250." in _step_at(plain, 17).summary
+
+
+def test_many_failed_logins_across_sessions_are_a_capture_finding() -> None:
+    report, sessions = explained(str(DATA / "auth-brute-force.pcapng"))
+    assert len(sessions) == 5
+    (found,) = [f for f in report.findings if f.name == "auth_brute_force"]
+    assert found.detail == "10 failed logins from 127.0.0.1 in 5 sessions" and found.severity == "warning"
+    assert found.frames[:2] == [9, 15] and len(found.frames) == 10  # each AUTH LOGIN step's first frame
+    one, _ = explained(str(DATA / "auth-failed-535.pcapng"))
+    assert not [f for f in one.findings if f.name == "auth_brute_force"]  # one failure is no guessing
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown", "terminal"])
+def test_a_capture_cut_short_is_said_in_every_format(fmt: str) -> None:
+    done = run_cli("explain", str(DATA / "broken" / "truncated-capture.pcapng"), "--format", fmt, "--no-color")
+    assert done.returncode == 5, done.stderr
+    if fmt == "json":
+        findings = json.loads(done.stdout)["findings"]
+        assert [(f["name"], f["detail"]) for f in findings] == [
+            ("capture_cut_short", "the file ends in the middle of a packet")
+        ]
+    else:
+        assert "The capture file is cut short" in done.stdout
