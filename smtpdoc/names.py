@@ -55,6 +55,12 @@ FindingName = Literal[
     "unexpected_reply",
     "not_smtp",
     "early_talker",
+    "tls_rc4",
+    "tls_no_forward_secrecy",
+    "smtp_unusual_port",
+    "mail_cleartext",
+    "auth_brute_force",
+    "capture_cut_short",
 ]
 
 NoteName = Literal["mid_session", "no_tcp_handshake", "one_sided", "tls_handshake_unseen", "not_smtp"]
