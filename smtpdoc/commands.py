@@ -18,6 +18,8 @@ from smtpdoc.model import Step, Transaction
 
 def _step(st: DialogueState, command: Command, **facts: Any) -> Step:
     name = st.rules.command_step(command.parsed.verb).step
+    if st.pending:
+        facts["pipelined"] = True  # sent while earlier commands still waited for their replies
     return st.step(name, command.line.frames, command.time, CLIENT, ["C: " + command.parsed.raw], **facts)
 
 

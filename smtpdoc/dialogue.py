@@ -77,7 +77,11 @@ class Dialogue:
         """The stream ended inside DATA: the message as far as it came."""
         st = self.st
         if st.mode is State.DATA and st.message.step is not None:
+            self.b.finding("message_unfinished", st.message.step.frames[-1:], self.b.detail("message_cut"))
             message_reading.summarise(st, st.message.step, truncated=True)
+        for pending in st.pending:
+            if pending.verb == ".":
+                self.b.finding("message_unfinished", pending.step.frames[-1:], self.b.detail("message_unanswered"))
 
     # -- the table -----------------------------------------------------------------------
     def _event(self, event: Event, subject: Any, verb: str | None = None, code: int | None = None) -> None:

@@ -208,6 +208,10 @@ def _step_facts(step: Step, session: Session, catalog: Catalog) -> dict[str, Any
     if step.name in ("ehlo_reply", "starttls_reply", "greeting") and step.reply is not None:
         facts.setdefault("code", step.reply.code)
         facts.setdefault("text", " ".join(step.reply.lines))
+    if step.name == "ehlo_reply" and facts.get("echoed_name") and not facts.get("server_name"):
+        facts["server_name"] = "The server"
+    if facts.get("pipelined") is True:
+        facts["pipelined"] = "pipelined: sent before the replies to earlier commands came"
     if step.name == "tls_handshake":
         version = facts.get("version")
         cipher = facts.get("cipher")

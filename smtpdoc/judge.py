@@ -28,6 +28,9 @@ class Observed:
     tls_handshake_frame: int | None  # the first frame of the TLS handshake step
     starttls_requested: bool
     decrypted: bool  # an inner dialogue was read
+    client_payloads: int = 0  # packets with bytes, by side
+    server_payloads: int = 0
+    left_before_greeting: int | None = None  # the frame of the client's FIN/RST before any byte either way
 
 
 def judge(b: SessionBuilder, seen: Observed) -> None:
@@ -42,6 +45,11 @@ def judge(b: SessionBuilder, seen: Observed) -> None:
         one = "server" if seen.client_packets == 0 else "client"
         b.note("one_sided", side=one)
         b.finding("one_sided", [s.first_frame], b.detail("one_sided", side=one))
+    if seen.left_before_greeting is not None:
+        b.finding("client_left_before_greeting", [seen.left_before_greeting], b.detail("client_left_before_greeting"))
+    elif seen.server_packets and not seen.server_payloads and seen.client_payloads:
+        first = next((st.frames[:1] for st in s.steps if st.direction == "client" and st.lines), [s.first_frame])
+        b.finding("no_server_reply", first, b.detail("no_server_reply"))
     if seen.tls_started and not seen.tls_version_seen and s.tls is not None and not s.tls.client_hello:
         b.note("tls_handshake_unseen")
     keywords = [e.keyword.upper() for e in s.extensions]

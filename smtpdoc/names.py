@@ -61,6 +61,10 @@ FindingName = Literal[
     "mail_cleartext",
     "auth_brute_force",
     "capture_cut_short",
+    "client_left_before_greeting",
+    "no_server_reply",
+    "message_unfinished",
+    "tls_handshake_unfinished",
 ]
 
 NoteName = Literal["mid_session", "no_tcp_handshake", "one_sided", "tls_handshake_unseen", "not_smtp"]
@@ -85,4 +89,9 @@ DetailName = Literal[
     "one_sided",
     "unexpected_reply",
     "unexpected_event",
+    "client_left_before_greeting",
+    "no_server_reply",
+    "message_cut",
+    "message_unanswered",
+    "tls_capture_ends",
 ]

@@ -45,6 +45,17 @@ def ehlo_reply(st: DialogueState, answer: Answer) -> None:
     if r.code != st.rules.ehlo_accepted:
         return
     first = smtp_text.parse_ehlo_first_line(r.lines[0])
+    server_name: str | None = first.server_name
+    echoed = bool(server_name) and st.helo is not None and (server_name or "").lower() == st.helo.lower()
+    if echoed:
+        b.facts(target, echoed_name=server_name)
+        server_name = None  # the server echoed the client's own name back: it is not the server's
+    if answer.pending.verb == "HELO":
+        # HELO asks for no extensions: what the server offers stays unknown (no list, not an empty one).
+        b.facts(target, server_name=server_name, greeting_text=first.greeting_text, client_address=first.client_address)
+        if not st.inside_tls:
+            b.names(server=server_name)
+        return
     extensions = []
     for line in r.lines[1:]:
         keyword, params = smtp_text.parse_extension(line)
@@ -52,7 +63,7 @@ def ehlo_reply(st: DialogueState, answer: Answer) -> None:
             extensions.append(Extension(keyword=keyword, params=params))
     b.facts(
         target,
-        server_name=first.server_name,
+        server_name=server_name,
         greeting_text=first.greeting_text,
         client_address=first.client_address,
         extensions=[e.keyword for e in extensions],
@@ -62,7 +73,7 @@ def ehlo_reply(st: DialogueState, answer: Answer) -> None:
     before_tls = b.session.extensions
     b.extensions(extensions, inside_tls=st.inside_tls)
     if not st.inside_tls:
-        b.names(server=first.server_name)
+        b.names(server=server_name)
         return
     if not before_tls:
         return  # implicit TLS: there is no cleartext EHLO reply to compare with

@@ -79,6 +79,8 @@ class SessionMachine:
         self.close_step: Step | None = None
         self.handshake_step: Step | None = None
         self.seen: dict[Side, int] = {CLIENT: 0, SERVER: 0}
+        self.client_payloads = 0
+        self.left_before_greeting: int | None = None  # the client's FIN/RST before any byte either way
         self.last_time = 0.0
 
     # -- feeding -------------------------------------------------------------------------
@@ -92,6 +94,8 @@ class SessionMachine:
         self._tcp_flags(packet, side)
         if packet.payload and side is SERVER:
             self.link.server_payloads += 1
+        elif packet.payload:
+            self.client_payloads += 1
         if self.tls is not None:
             self._tls_packet(packet, side)
         elif packet.payload or packet.ack:
@@ -175,6 +179,9 @@ class SessionMachine:
             self._closed(Closed(side, packet.fin, packet.rst, packet.number, packet.time))
 
     def _closed(self, event: Closed) -> None:
+        quiet = self.link.server_payloads == 0 and self.client_payloads == 0
+        if event.side is CLIENT and quiet and self.left_before_greeting is None:
+            self.left_before_greeting = event.frame
         if event.fin:
             self.fins.add(event.side)
         if event.reset:
@@ -309,6 +316,9 @@ class SessionMachine:
             if not self.tls.established and self.closed:
                 detail = self.b.detail("tls_closed_early")
                 self.b.finding("tls_handshake_failure", self.tls.handshake.frames[-1:], detail)
+            elif not self.tls.established:
+                detail = self.b.detail("tls_capture_ends")
+                self.b.finding("tls_handshake_unfinished", self.tls.handshake.frames[-1:], detail)
         judge.judge(self.b, self._observed())
         return self.b.finish()
 
@@ -324,6 +334,9 @@ class SessionMachine:
             tls_handshake_frame=tls.handshake.frames[0] if tls is not None and tls.handshake is not None else None,
             starttls_requested=self.link.starttls_requested,
             decrypted=self.inner is not None,
+            client_payloads=self.client_payloads,
+            server_payloads=self.link.server_payloads,
+            left_before_greeting=self.left_before_greeting,
         )
 
     def _not_smtp_at_all(self) -> None:

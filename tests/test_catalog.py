@@ -33,20 +33,22 @@ STEPS: dict[str, tuple[int, int | None, frozenset[str]]] = {
     "ehlo_reply": (
         4,
         4,
-        frozenset({"verb", "server_name", "greeting_text", "client_address", "extension_count", "added", "removed"}),
+        frozenset(
+            {"verb", "server_name", "greeting_text", "client_address", "extension_count", "added", "removed", "echoed_name"}
+        ),
     ),
     "starttls": (5, 5, frozenset()),
     "starttls_reply": (6, 6, frozenset({"code", "text"})),
     "tls_handshake": (7, 7, frozenset({"version", "cipher", "sni"})),
     "encrypted": (8, 7, frozenset({"records", "bytes_c2s", "bytes_s2c", "duration"})),
     "auth": (9, None, frozenset({"mechanism", "outcome"})),
-    "mail_from": (10, None, frozenset({"address", "params", "code"})),
-    "rcpt_to": (11, None, frozenset({"address", "code"})),
-    "data": (12, None, frozenset({"code"})),
+    "mail_from": (10, None, frozenset({"address", "params", "code", "pipelined"})),
+    "rcpt_to": (11, None, frozenset({"address", "code", "pipelined"})),
+    "data": (12, None, frozenset({"code", "pipelined"})),
     "message": (13, None, frozenset({"size", "subject", "code"})),
     "bdat": (14, None, frozenset({"size", "last", "code"})),
-    "command": (15, None, frozenset({"verb", "argument", "code"})),
-    "quit": (16, None, frozenset({"code"})),
+    "command": (15, None, frozenset({"verb", "argument", "code", "pipelined"})),
+    "quit": (16, None, frozenset({"code", "pipelined"})),
     "close": (17, None, frozenset({"how"})),
 }
 
@@ -83,6 +85,10 @@ FINDINGS: dict[str, str] = {
     "mail_cleartext": "warning",
     "auth_brute_force": "warning",
     "capture_cut_short": "notice",
+    "client_left_before_greeting": "notice",
+    "no_server_reply": "notice",
+    "message_unfinished": "warning",
+    "tls_handshake_unfinished": "notice",
 }
 
 COMMANDS = (

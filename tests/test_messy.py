@@ -254,3 +254,49 @@ def test_a_capture_cut_short_is_said_in_every_format(fmt: str) -> None:
         ]
     else:
         assert "The capture file is cut short" in done.stdout
+
+
+# -- the session machine (issue 9, on the rule-table engine) --------------------------------
+
+
+def test_after_helo_the_extensions_are_unknown() -> None:
+    (session,) = sessions_of(DATA / "helo-only.pcapng")
+    reply = _step_at(session, 8)
+    assert reply.name == "ehlo_reply" and "extensions" not in reply.facts
+    assert reply.summary == "mail.example.test answered the HELO."
+    assert not _findings(session, "starttls_not_offered")  # HELO asked for no list: nothing to judge
+    assert session.extensions == []
+
+
+def test_an_echoed_client_name_is_not_taken_for_the_server_name() -> None:
+    (session,) = sessions_of(DATA / "ehlo-refused-helo.pcapng")
+    assert session.server_name == "mail.example.test"  # from the greeting, not "client.example.test"
+    helo_reply = _step_at(session, 10)
+    assert helo_reply.facts.get("echoed_name") == "client.example.test" and not helo_reply.facts.get("server_name")
+    assert "client.example.test, is the client's own, echoed back" in helo_reply.summary
+    assert [s.name for s in session.steps][2:6] == ["ehlo", "ehlo_reply", "ehlo", "ehlo_reply"]
+
+
+def test_pipelined_commands_say_so() -> None:
+    (session,) = sessions_of(DATA / "pipelining.pcapng")
+    pipelined = [(s.name, s.frames) for s in session.steps if s.facts.get("pipelined")]
+    assert pipelined == [("rcpt_to", [9, 10]), ("rcpt_to", [9, 10]), ("data", [9, 10])]
+    phrase = "(pipelined: sent before the replies to earlier commands came)"
+    assert all(phrase in s.summary for s in session.steps if s.facts.get("pipelined"))
+    (plain,) = sessions_of(EXAMPLES / "plain.pcapng")  # smtplib waits for each reply
+    assert not [s for s in plain.steps if s.facts.get("pipelined")]
+
+
+@pytest.mark.parametrize(
+    ("capture", "name", "frames", "detail"),
+    [
+        ("cut-mid-data.pcapng", "message_unfinished", [15], "no end-of-data line"),
+        ("no-server-reply.pcapng", "no_server_reply", [4], "the server sent no byte"),
+        ("hangup-before-greeting.pcapng", "client_left_before_greeting", [4], "the client closed before the server said anything"),
+        ("tls-cut-mid-handshake.pcapng", "tls_handshake_unfinished", [11], "the capture ends inside the handshake"),
+    ],
+)
+def test_unfinished_is_said(capture: str, name: str, frames: list[int], detail: str) -> None:
+    (session,) = sessions_of(DATA / capture)
+    assert [(f.frames, f.detail) for f in _findings(session, name)] == [(frames, detail)]
+    assert not _findings(session, "tls_handshake_failure")
