@@ -51,7 +51,9 @@ def ehlo_reply(st: DialogueState, answer: Answer) -> None:
         b.facts(target, echoed_name=server_name)
         server_name = None  # the server echoed the client's own name back: it is not the server's
     if answer.pending.verb == "HELO":
-        # HELO asks for no extensions: what the server offers stays unknown (no list, not an empty one).
+        # HELO asks for no extensions: what the server offers stays unknown (no list, not an empty
+        # one), though the client may use none of them (RFC 5321 §4.1.1.1).
+        st.extensions = []
         b.facts(target, server_name=server_name, greeting_text=first.greeting_text, client_address=first.client_address)
         if not st.inside_tls:
             b.names(server=server_name)
