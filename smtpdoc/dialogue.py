@@ -236,6 +236,9 @@ _CONDITIONS: dict[Condition, Callable[[DialogueState, Any], bool]] = {
     Condition.CHUNK_SIZE_VALID: lambda st, c: smtp_text.parse_bdat(c.parsed.argument)[0] is not None,
     Condition.CHUNK_COMPLETE: _chunk_complete,
     Condition.NOT_GREETED: lambda st, r: not st.greeted,
+    Condition.BARE_LF_END: lambda st, r: (
+        st.message.step is not None and st.client_reader.ends_with(b"\n.\n", bytes(st.message.kept))
+    ),
 }
 _ACTIONS: dict[Action, Callable[[DialogueState, Any], None]] = {
     **commands.ACTIONS,

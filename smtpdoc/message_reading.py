@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from smtpdoc.catalog.rules import Action, State
-from smtpdoc.dialogue_state import DialogueState, Pending
+from smtpdoc.dialogue_state import DialogueState, Pending, reply_lines
 from smtpdoc.events import CLIENT, BdatChunk, Gap, MessageChunk, MessageEnd
+from smtpdoc.model import Reply as ModelReply
 from smtpdoc.model import Step
 
 
@@ -40,6 +41,23 @@ def message_end(st: DialogueState, end: MessageEnd) -> None:
     assert step is not None
     summarise(st, step, truncated=len(st.message.kept) < st.message.size)
     st.wait(Pending(".", step))
+    st.transaction = None
+
+
+def bare_lf_end(st: DialogueState, reply: ModelReply) -> None:
+    """The server answered while the message so far ends in LF . LF: that was its end."""
+    rest = st.client_reader.rest()
+    if rest is not None:
+        message_text(st, MessageChunk(rest.data[:-2], rest.frames, rest.time))  # the text, not the dot line
+    step = st.message.step
+    assert step is not None  # the row's condition
+    b = st.builder
+    b.finding("smtp_smuggling", step.frames[-1:], b.detail("bare_lf_end", code=reply.code))
+    summarise(st, step, truncated=len(st.message.kept) < st.message.size)
+    b.answer(step, reply, reply_lines(reply))
+    if st.transaction is not None:
+        b.facts(step, subject=st.transaction.message.headers.get("subject", "") if st.transaction.message else "")
+        b.last_reply(st.transaction, reply)
     st.transaction = None
 
 
@@ -85,4 +103,5 @@ ACTIONS: dict[Action, Callable[[DialogueState, Any], None]] = {
     Action.BDAT_CHUNK_END: bdat_chunk_end,
     Action.BDAT_LOST: bdat_lost,
     Action.BDAT_LOST_END: bdat_lost_end,
+    Action.BARE_LF_END: bare_lf_end,
 }

@@ -65,6 +65,7 @@ FindingName = Literal[
     "no_server_reply",
     "message_unfinished",
     "tls_handshake_unfinished",
+    "smtp_smuggling",
 ]
 
 NoteName = Literal["mid_session", "no_tcp_handshake", "one_sided", "tls_handshake_unseen", "not_smtp"]
@@ -94,4 +95,5 @@ DetailName = Literal[
     "message_cut",
     "message_unanswered",
     "tls_capture_ends",
+    "bare_lf_end",
 ]

@@ -109,6 +109,18 @@ class ClientReader:
         self._end = MessageEnd(tuple(chunk.frames), chunk.time)
         return MessageChunk(chunk.data[: end + 2], self._end.frames, chunk.time)
 
+    def rest(self) -> MessageChunk | None:
+        """What is left of the message text, however it ends (the server has answered it)."""
+        s = self.stream
+        if not len(s):
+            return None
+        chunk = s.take(len(s))
+        return MessageChunk(chunk.data, tuple(chunk.frames), chunk.time)
+
+    def ends_with(self, tail: bytes, kept: bytes) -> bool:
+        """Do the client's bytes so far (the kept text, then what is unread) end with `tail`?"""
+        return (kept[-len(tail) :] + bytes(self.stream.buffer)).endswith(tail)
+
     def message_end(self) -> MessageEnd | None:
         """The line holding a single dot, once the text before it was read."""
         end, self._end = self._end, None

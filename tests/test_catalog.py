@@ -89,6 +89,7 @@ FINDINGS: dict[str, str] = {
     "no_server_reply": "notice",
     "message_unfinished": "warning",
     "tls_handshake_unfinished": "notice",
+    "smtp_smuggling": "warning",
 }
 
 COMMANDS = (

@@ -300,3 +300,24 @@ def test_unfinished_is_said(capture: str, name: str, frames: list[int], detail: 
     (session,) = sessions_of(DATA / capture)
     assert [(f.frames, f.detail) for f in _findings(session, name)] == [(frames, detail)]
     assert not _findings(session, "tls_handshake_failure")
+
+
+def test_a_bare_lf_end_the_server_accepted_ends_the_message() -> None:
+    (session,) = sessions_of(DATA / "bare-lf-end.pcapng")
+    assert [(s.name, s.frames) for s in session.steps][6:] == [
+        ("data", [13, 14]),
+        ("message", [15, 16]),
+        ("quit", [17, 18]),
+        ("close", [19, 20]),
+    ]
+    message = _step_at(session, 16)
+    assert message.reply is not None and message.reply.code == 250
+    (found,) = _findings(session, "smtp_smuggling")
+    assert found.frames == [15] and "CVE-2023-51766" in found.rfc
+    assert found.detail == "the message ended with LF . LF and the server answered 250"
+    assert not _findings(session, "unexpected_reply")
+    (tr,) = session.transactions
+    assert tr.last_reply == "250 2.0.0 Ok: queued as 4F2A91C3E0" and tr.message is not None
+    assert tr.message.headers["subject"] == "ended by a bare LF"
+    # a bare LF inside a message ended by CR LF . CR LF is no such end
+    assert not _findings(sessions_of(DATA / "bare-lf.pcapng")[0], "smtp_smuggling")

@@ -54,6 +54,7 @@ class Condition(enum.Enum):
     CHUNK_SIZE_VALID = "chunk_size_valid"
     CHUNK_COMPLETE = "chunk_complete"
     NOT_GREETED = "not_greeted"
+    BARE_LF_END = "bare_lf_end"
 
 
 class Action(enum.Enum):
@@ -86,6 +87,7 @@ class Action(enum.Enum):
     MESSAGE_REPLY = "message_reply"
     GREETING = "greeting"
     UNEXPECTED_REPLY = "unexpected_reply"
+    BARE_LF_END = "bare_lf_end"
 
 
 ANY_VERB = "*"
