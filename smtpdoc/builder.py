@@ -202,6 +202,10 @@ class SessionBuilder:
         self.session.tls = TlsSummary(implicit=implicit)
         return self.session.tls
 
+    def no_tls(self) -> None:
+        """The connection did not turn to TLS after all (plaintext after STARTTLS's 220)."""
+        self.session.tls = None
+
     def tls_fact(self, **facts: Any) -> None:
         """client_hello, server_hello, certificate, resumed, established, decrypted."""
         summary = self.session.tls

@@ -157,6 +157,12 @@ def nothing(st: DialogueState, subject: object) -> None:
     """A line torn by missing bytes is no command: it was dropped (the gap is reported at the end)."""
 
 
+def starttls_plaintext(st: DialogueState, frame: int) -> None:
+    st.link.tls_active = False
+    st.builder.no_tls()
+    st.builder.finding("starttls_plaintext", [frame], st.builder.detail("starttls_plaintext"))
+
+
 def implicit_tls(st: DialogueState, frame: int) -> None:
     port = st.builder.session.server.port
     st.builder.finding("implicit_tls", [frame] if frame else [], st.builder.detail("implicit_tls", port=port))
@@ -177,4 +183,5 @@ ACTIONS: dict[Action, Callable[[DialogueState, Any], None]] = {
     Action.SASL_RESPONSE: sasl_response,
     Action.TORN_LINE: nothing,
     Action.IMPLICIT_TLS: implicit_tls,
+    Action.STARTTLS_PLAINTEXT: starttls_plaintext,
 }

@@ -73,6 +73,10 @@ class Dialogue:
         """TLS from the first byte: no SMTP is read in the clear."""
         self._event(Event.TLS, frame)
 
+    def plaintext_after_starttls(self, frame: int) -> None:
+        """SMTP text came where TLS was due: the table says what that is."""
+        self._event(Event.PLAINTEXT, frame)
+
     def finish(self) -> None:
         """The stream ended inside DATA: the message as far as it came."""
         st = self.st

@@ -297,7 +297,8 @@ def _model_findings(session: Session) -> list[Finding]:
         found.append(Finding(name="smtp_unusual_port", frames=[session.first_frame], detail=f"port {port}"))
     clear = [t for t in session.transactions if t.message is not None and not t.tls]
     named = {f.name for f in session.findings}
-    if clear and session.tls is None and not named & {"cleartext_after_refusal", "starttls_stripped"}:
+    sharper = {"cleartext_after_refusal", "starttls_stripped", "starttls_plaintext"}
+    if clear and session.tls is None and not named & sharper:
         frames = sorted({frame for t in clear for frame in t.frames})
         detail = f"{len(clear)} message{'s' if len(clear) > 1 else ''} without TLS"
         found.append(Finding(name="mail_cleartext", frames=frames[-1:], detail=detail))

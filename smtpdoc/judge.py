@@ -52,9 +52,12 @@ def judge(b: SessionBuilder, seen: Observed) -> None:
         b.finding("no_server_reply", first, b.detail("no_server_reply"))
     if seen.tls_started and not seen.tls_version_seen and s.tls is not None and not s.tls.client_hello:
         b.note("tls_handshake_unseen")
-    keywords = [e.keyword.upper() for e in s.extensions]
-    masked = [k for k in keywords if smtp_text.is_masked_starttls(k)]
     ehlo_reply = next((st for st in s.steps if st.name == "ehlo_reply" and not st.inside_tls), None)
+    # What the first cleartext EHLO reply offered decides (a second one, after a STARTTLS that
+    # did not turn to TLS, lists what the server offers then).
+    offered = ehlo_reply.facts.get("extensions") if ehlo_reply is not None else None
+    keywords = [k.upper() for k in offered] if offered is not None else [e.keyword.upper() for e in s.extensions]
+    masked = [k for k in keywords if smtp_text.is_masked_starttls(k)]
     mail_steps = [
         st for st in s.steps if st.name in ("mail_from", "auth") and not st.inside_tls and not _after_tls(seen, st)
     ]

@@ -66,6 +66,7 @@ FindingName = Literal[
     "message_unfinished",
     "tls_handshake_unfinished",
     "smtp_smuggling",
+    "starttls_plaintext",
 ]
 
 NoteName = Literal["mid_session", "no_tcp_handshake", "one_sided", "tls_handshake_unseen", "not_smtp"]
@@ -96,4 +97,5 @@ DetailName = Literal[
     "message_unanswered",
     "tls_capture_ends",
     "bare_lf_end",
+    "starttls_plaintext",
 ]

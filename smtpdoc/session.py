@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smtpdoc import judge, tls_records
+from smtpdoc import judge, smtp_text, tls_records
 from smtpdoc.builder import SessionBuilder
 from smtpdoc.catalog.rules import State, load_rules
 from smtpdoc.dialogue import Dialogue, Link
@@ -96,6 +96,9 @@ class SessionMachine:
             self.link.server_payloads += 1
         elif packet.payload:
             self.client_payloads += 1
+        if self.tls is not None and self._plaintext_where_tls_was_due(packet, side):
+            self.tls = None
+            self.outer.plaintext_after_starttls(packet.number)
         if self.tls is not None:
             self._tls_packet(packet, side)
         elif packet.payload or packet.ack:
@@ -230,6 +233,19 @@ class SessionMachine:
         return self.outer.mode is State.DATA
 
     # -- TLS -----------------------------------------------------------------------------
+    def _plaintext_where_tls_was_due(self, packet: Packet, side: Side) -> bool:
+        """After STARTTLS's 220, before any TLS record: does this packet carry SMTP text instead?"""
+        tls, summary = self.tls, self.session.tls
+        if tls is None or summary is None or summary.implicit or tls.handshake is not None:
+            return False
+        if not packet.payload or packet.tls or packet.tls_layer or packet.payload[:1] == _TLS_HANDSHAKE_BYTE:
+            return False
+        line = packet.payload.split(b"\n", 1)[0].rstrip(b"\r")
+        if side is CLIENT:
+            command = smtp_text.parse_command(line)
+            return command is not None and command.well_formed
+        return smtp_text.parse_reply_line(line) is not None
+
     def _start_tls(self, implicit: bool, frame: int | None = None) -> None:
         self.tls = TlsPhase()
         self.link.tls_active = True

@@ -90,6 +90,7 @@ FINDINGS: dict[str, str] = {
     "message_unfinished": "warning",
     "tls_handshake_unfinished": "notice",
     "smtp_smuggling": "warning",
+    "starttls_plaintext": "warning",
 }
 
 COMMANDS = (

@@ -321,3 +321,29 @@ def test_a_bare_lf_end_the_server_accepted_ends_the_message() -> None:
     assert tr.message.headers["subject"] == "ended by a bare LF"
     # a bare LF inside a message ended by CR LF . CR LF is no such end
     assert not _findings(sessions_of(DATA / "bare-lf.pcapng")[0], "smtp_smuggling")
+
+
+def test_plaintext_after_starttls_goes_on_as_smtp() -> None:
+    (session,) = sessions_of(DATA / "plaintext-after-starttls.pcapng")
+    assert [(s.name, s.frames) for s in session.steps][4:] == [
+        ("starttls", [9]),
+        ("starttls_reply", [10]),
+        ("ehlo", [11]),
+        ("ehlo_reply", [12]),
+        ("auth", [13, 14]),
+        ("mail_from", [15, 16]),
+        ("rcpt_to", [17, 18]),
+        ("data", [19, 20]),
+        ("message", [21, 22]),
+        ("quit", [23, 24]),
+        ("close", [25, 26]),
+    ]
+    assert session.tls is None
+    names = {f.name for f in session.findings}
+    assert "tls_handshake_failure" not in names and "starttls_stripped" not in names
+    (found,) = _findings(session, "starttls_plaintext")
+    assert found.frames == [11] and found.detail == "SMTP commands, not TLS records, after the 220"
+    (tr,) = session.transactions
+    assert tr.tls is False and tr.message is not None and tr.message.headers["subject"] == "plaintext after STARTTLS"
+    # a real TLS handshake after the 220 is still TLS
+    assert sessions_of(EXAMPLES / "starttls.pcapng")[0].tls is not None

@@ -44,6 +44,7 @@ class Event(enum.Enum):
     BDAT_CHUNK = "bdat_chunk"
     GAP = "gap"
     TLS = "tls"
+    PLAINTEXT = "plaintext"  # SMTP text where TLS records were due (after STARTTLS's 220)
 
     __hash__ = object.__hash__
 
@@ -88,6 +89,7 @@ class Action(enum.Enum):
     GREETING = "greeting"
     UNEXPECTED_REPLY = "unexpected_reply"
     BARE_LF_END = "bare_lf_end"
+    STARTTLS_PLAINTEXT = "starttls_plaintext"
 
 
 ANY_VERB = "*"
