@@ -235,6 +235,7 @@ def _step_facts(step: Step, session: Session, catalog: Catalog) -> dict[str, Any
 def explain_session(session: Session, catalog: Catalog) -> Session:
     for position, step in enumerate(session.steps, 1):
         info = catalog.step(step.name).for_reply(step.reply.code if step.reply is not None else None)
+        info = info.for_variant(step.facts.get("variant"))
         step.number = position  # the step's place in this session, as every renderer numbers it
         step.title = info.title
         step.rfc = info.rfc

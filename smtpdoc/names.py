@@ -67,6 +67,7 @@ FindingName = Literal[
     "tls_handshake_unfinished",
     "smtp_smuggling",
     "starttls_plaintext",
+    "no_connection",
 ]
 
 NoteName = Literal["mid_session", "no_tcp_handshake", "one_sided", "tls_handshake_unseen", "not_smtp"]
@@ -98,4 +99,6 @@ DetailName = Literal[
     "tls_capture_ends",
     "bare_lf_end",
     "starttls_plaintext",
+    "no_connection_refused",
+    "no_connection_unanswered",
 ]

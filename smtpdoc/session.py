@@ -35,7 +35,7 @@ from smtpdoc.dialogue import Dialogue, Link
 from smtpdoc.events import CLIENT, SERVER, Closed, Side
 from smtpdoc.model import Endpoint, Session, Step
 from smtpdoc.names import StepName
-from smtpdoc.packets import HANDSHAKE, Packet
+from smtpdoc.packets import APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE, Packet
 from smtpdoc.reassembly import ByteStream
 from smtpdoc.tls_phase import HANDSHAKE_STEP, TlsPhase
 
@@ -153,11 +153,15 @@ class SessionMachine:
         return CLIENT if (packet.src, packet.sport) == self.client_addr else SERVER
 
     def _looks_like_tls(self, packet: Packet) -> bool:
+        """TLS from the first byte? The bytes say, not the port: a record tshark dissected, or a
+        TLS record header (content type 20-23, version 3.x). Random bytes on 465 are no TLS; a
+        ClientHello on 587, or on any port, is."""
         if self.outer.st.greeted or self.outer.st.commands:
             return False
-        if packet.tls or packet.tls_layer:
+        if packet.tls:
             return True
-        return self.session.server.port in self.options.implicit_tls_ports and packet.payload[:1] == _TLS_HANDSHAKE_BYTE
+        head = packet.payload[:3]
+        return len(head) == 3 and CHANGE_CIPHER_SPEC <= head[0] <= APPLICATION_DATA and head[1] == 3 and head[2] <= 4
 
     # -- TCP -----------------------------------------------------------------------------
     def _tcp_flags(self, packet: Packet, side: Side) -> None:
@@ -329,12 +333,20 @@ class SessionMachine:
                 cipher=hello.get("cipher"),
                 sni=client_hello.get("sni"),
             )
-            if not self.tls.established and self.closed:
+            dissected = bool(s.tls.client_hello) or self.tls.version is not None
+            if not self.tls.established and not dissected:
+                pass  # no TLS record was read (tshark did not dissect them): nothing to judge
+            elif not self.tls.established and self.closed:
                 detail = self.b.detail("tls_closed_early")
                 self.b.finding("tls_handshake_failure", self.tls.handshake.frames[-1:], detail)
             elif not self.tls.established:
                 detail = self.b.detail("tls_capture_ends")
                 self.b.finding("tls_handshake_unfinished", self.tls.handshake.frames[-1:], detail)
+        hs = self.handshake
+        if hs.syn is not None and hs.synack is None and self.handshake_step is not None:
+            self.b.facts(self.handshake_step, variant="refused" if self.reset else "unanswered")
+            detail = self.b.detail("no_connection_refused" if self.reset else "no_connection_unanswered")
+            self.b.finding("no_connection", [hs.syn.number], detail)
         judge.judge(self.b, self._observed())
         return self.b.finish()
 

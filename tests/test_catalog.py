@@ -91,6 +91,7 @@ FINDINGS: dict[str, str] = {
     "tls_handshake_unfinished": "notice",
     "smtp_smuggling": "warning",
     "starttls_plaintext": "warning",
+    "no_connection": "notice",
 }
 
 COMMANDS = (

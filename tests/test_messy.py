@@ -347,3 +347,26 @@ def test_plaintext_after_starttls_goes_on_as_smtp() -> None:
     assert tr.tls is False and tr.message is not None and tr.message.headers["subject"] == "plaintext after STARTTLS"
     # a real TLS handshake after the 220 is still TLS
     assert sessions_of(EXAMPLES / "starttls.pcapng")[0].tls is not None
+
+
+def test_a_syn_without_syn_ack_is_no_connection() -> None:
+    refused, _, lone = sessions_of(DATA / "port-probe.pcapng")
+    first = refused.steps[0]
+    assert (first.name, first.frames, first.title) == ("tcp_handshake", [1], "No TCP connection (SYN answered by RST)")
+    assert "opened" not in first.summary and "refused it with RST" in first.summary
+    assert [(f.frames, f.detail) for f in _findings(refused, "no_connection")] == [
+        ([1], "SYN answered by RST: the port is closed")
+    ]
+    assert lone.steps[0].title == "No TCP connection (SYN unanswered)"
+    assert [f.detail for f in _findings(lone, "no_connection")] == ["SYN without an answer in the capture"]
+    assert not _findings(sessions_of(EXAMPLES / "plain.pcapng")[0], "no_connection")
+
+
+def test_tls_is_told_by_the_bytes_not_the_port() -> None:
+    (random_465,) = sessions_of(DATA / "random-bytes-465.pcapng")
+    assert random_465.tls is None and not _findings(random_465, "implicit_tls")
+    (on_587,) = sessions_of(DATA / "implicit-tls-587.pcapng")
+    assert on_587.tls is not None and on_587.tls.implicit
+    assert [(f.frames, f.detail) for f in _findings(on_587, "implicit_tls")] == [([4], "port 587")]
+    assert not _findings(on_587, "not_smtp")
+    assert not _findings(on_587, "tls_handshake_failure")  # tshark read no record there: nothing to judge

@@ -17,12 +17,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from smtpdoc.catalog._tables import (
+    _STEP_WORDS,
     _bool,
     _by_class,
     _choice,
     _hex,
     _int,
     read_documents,
+    _read,
     _rows,
     _str,
     _unique,
@@ -118,6 +120,7 @@ class Catalog:
                     button=_str(row, "button", where) if walkthrough is not None else "",
                     wireshark=_str(row, "wireshark", where),
                     by_class=_by_class(row.get("by_class", {}), where),
+                    variants=_variants(row.get("variants", {}), where, _STEP_WORDS),
                 )
             )
         steps.sort(key=lambda step: step.number)
@@ -233,7 +236,7 @@ class Catalog:
                     title=_str(row, "title", where),
                     explanation=_str(row, "explanation", where),
                     rfc=_str(row, "rfc", where),
-                    variants=_variants(row.get("variants", {}), where, severity),
+                    variants=_variants(row.get("variants", {}), where),
                 )
             )
         _unique([f.name for f in findings], "finding name")

@@ -38,14 +38,16 @@ def _by_class(table: Any, where: str) -> dict[int, dict[str, str]]:
     return found
 
 
-def _variants(table: Any, where: str, severity: str) -> dict[str, dict[str, str]]:
-    """A finding's [finding.variants.KEY] tables: its words for one kind of evidence."""
+def _variants(
+    table: Any, where: str, keys: frozenset[str] = frozenset({"severity", "title", "explanation"})
+) -> dict[str, dict[str, str]]:
+    """A finding's or step's [*.variants.KEY] tables: its words for one kind of evidence."""
     if not isinstance(table, dict) or not all(isinstance(words, dict) for words in table.values()):
         raise CatalogError(f"{where}: 'variants' must be a table of tables")
     found: dict[str, dict[str, str]] = {}
     for key, words in table.items():
-        if not set(words) <= {"severity", "title", "explanation"}:
-            raise CatalogError(f"{where}: variants.{key} may only give severity, title and explanation")
+        if not set(words) <= keys:
+            raise CatalogError(f"{where}: variants.{key} may only give {', '.join(sorted(keys))}")
         found[key] = {name: _str(words, name, f"{where} variants.{key}") for name in words}
     return found
 

@@ -29,12 +29,20 @@ class StepInfo:
     # Words for a reply of another class than the usual one (5 → a refused EHLO): the class
     # digit of the reply decides them (0: no reply seen); keys are title, summary, explanation.
     by_class: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    # Words for what the machine saw, named by the step's `variant` fact (tcp_handshake:
+    # "refused" for a SYN answered by RST); same keys as by_class.
+    variants: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def for_variant(self, name: object) -> StepInfo:
+        words = self.variants.get(name) if isinstance(name, str) else None
+        return self._with(words) if words else self
 
     def for_reply(self, code: int | None) -> StepInfo:
         """This step's words for a reply with this code (None: no reply in the capture)."""
         words = self.by_class.get(code // 100 if code is not None else 0)
-        if not words:
-            return self
+        return self._with(words) if words else self
+
+    def _with(self, words: Mapping[str, str]) -> StepInfo:
         return replace(
             self,
             title=words.get("title", self.title),
