@@ -205,7 +205,8 @@ def _finding(found: Finding, catalog: Catalog) -> Finding:
 
 def _step_facts(step: Step, session: Session, catalog: Catalog) -> dict[str, Any]:
     facts = dict(step.facts)
-    if step.name in ("ehlo_reply", "starttls_reply", "greeting") and step.reply is not None:
+    own_reply = step.name in ("ehlo_reply", "starttls_reply", "greeting") or "variant" in step.facts
+    if own_reply and step.reply is not None:
         facts.setdefault("code", step.reply.code)
         facts.setdefault("text", " ".join(step.reply.lines))
     if step.name == "ehlo_reply" and facts.get("echoed_name") and not facts.get("server_name"):

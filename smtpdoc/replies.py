@@ -31,7 +31,12 @@ def greeting(st: DialogueState, reply: ModelReply) -> None:
 
 def unexpected_reply(st: DialogueState, reply: ModelReply) -> None:
     name = st.rules.other_command.step
-    step = st.step(name, reply.frames, reply.time, SERVER, reply_lines(reply), verb="", argument="", code=reply.code)
+    # 421 and 554, the codes a server may also greet with to turn a client away, said unasked
+    # mean it is closing the session (RFC 5321 §3.8); any other is a reply nobody asked for.
+    closing = reply.code in st.rules.greeting_codes and reply.code != st.rules.greeting_code
+    variant = "server_closes" if closing else "unsolicited"
+    facts = {"verb": "", "argument": "", "code": reply.code, "variant": variant}
+    step = st.step(name, reply.frames, reply.time, SERVER, reply_lines(reply), **facts)
     st.builder.reply_step(step, reply)
     st.builder.finding("unexpected_reply", reply.frames, st.builder.detail("unexpected_reply", code=reply.code))
 

@@ -370,3 +370,14 @@ def test_tls_is_told_by_the_bytes_not_the_port() -> None:
     assert [(f.frames, f.detail) for f in _findings(on_587, "implicit_tls")] == [([4], "port 587")]
     assert not _findings(on_587, "not_smtp")
     assert not _findings(on_587, "tls_handshake_failure")  # tshark read no record there: nothing to judge
+
+
+def test_an_unsolicited_421_or_554_is_the_server_closing_the_session() -> None:
+    idle, blocked = sessions_of(DATA / "unsolicited-replies.pcapng")
+    timeout = _step_at(idle, 10)
+    assert (timeout.name, timeout.facts["variant"], timeout.title) == ("command", "server_closes", "Server closes the session")
+    assert timeout.summary.startswith("The server sent 421 without being asked: 4.4.2 ")
+    assert "Other command" not in timeout.title and not timeout.summary.startswith(";")
+    refusal = _step_at(blocked, 26)
+    assert refusal.title == "Server closes the session" and refusal.summary.startswith("The server sent 554 without")
+    assert [f.frames for f in _findings(blocked, "unexpected_reply")] == [[26]]  # still a reply nobody asked for
