@@ -23,12 +23,11 @@ from smtpdoc.catalog._tables import (
     _choice,
     _hex,
     _int,
-    read_documents,
-    _read,
     _rows,
     _str,
     _unique,
     _variants,
+    read_documents,
 )
 from smtpdoc.catalog.entries import (
     SEVERITIES,
