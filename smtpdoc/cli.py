@@ -1,15 +1,20 @@
 """The command line: the only module that reads argv or the environment, or exits.
 
-Exit codes (also in the README):
-  0  explained (possibly with findings)
-  1  internal error (a bug: one line on stderr; SMTPDOC_DEBUG=1 shows the traceback)
-  2  usage error (bad option or argument, or an output file that cannot be written)
-  3  tshark missing or older than 4.0
-  4  the capture cannot be read (missing, empty of packets is fine, not a capture)
-  5  the capture is cut short: what could be read was explained
-  6  tshark failed unexpectedly
+Exit codes (also in the README; smtpdoc.errors holds them and their precedence):
+  0    explained (findings change the code only under --fail-on)
+  1    internal error (a bug: one line on stderr; SMTPDOC_DEBUG=1 shows the traceback)
+  2    usage error (bad option or argument, missing file or folder, an output that cannot be
+       written, no such --stream)
+  3    tshark missing or older than 4.0
+  4    the file is not a capture tshark can read
+  5    the capture is cut short: what could be read was explained
+  6    tshark failed unexpectedly
+  7    --fail-on: a finding at or above that severity
   10, 11  smtpdoc lab (see the README)
-  12 `smtpdoc wireshark`: Wireshark cannot be opened (no wireshark binary, or no display)
+  12   `smtpdoc wireshark`: Wireshark cannot be opened (no wireshark binary, or no display)
+  130  interrupted (Ctrl-C); no partial output file is left
+  141  stdout was closed by its reader (`| head`); nothing more is printed
+Every error is found before any report text is written, wherever that can be known.
 """
 
 from __future__ import annotations
@@ -17,39 +22,197 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import click
 
 from smtpdoc import __version__, render
-from smtpdoc.annotate import annotate_capture
-from smtpdoc.errors import SmtpdocError
-from smtpdoc.explain import Settings, explain_capture
-from smtpdoc.progress import CaptureProgress, capinfos_beside
-from smtpdoc.render import RenderOptions
-from smtpdoc.tshark import find_tshark
+from smtpdoc.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CUT_SHORT,
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    SmtpdocError,
+    UsageProblem,
+)
+from smtpdoc.render import SEVERITIES, RenderOptions
 
-EXIT_CUT_SHORT = 5
-EXIT_INTERNAL = 1
+if TYPE_CHECKING:
+    from smtpdoc.explain import Settings
+    from smtpdoc.model import Report, Session
+    from smtpdoc.progress import CaptureProgress
+    from smtpdoc.tshark import Tshark
 
 EXAMPLES = """
 \b
 Examples:
   smtpdoc explain examples/starttls.pcapng
+  smtpdoc explain examples/starttls.pcapng --brief
   smtpdoc explain capture.pcapng --format json -o report.json
+  smtpdoc explain capture.pcapng --summary --fail-on warning
   smtpdoc explain capture.pcapng --stream 3 --keylog keys.txt
 """
 
 
-def _fail(exc: SmtpdocError) -> None:
+def _fail(exc: SmtpdocError) -> NoReturn:
     click.echo(f"smtpdoc: {exc}", err=True)
     sys.exit(exc.exit_code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _quiet_exit(code: int, message: str | None = None) -> NoReturn:
+    """Leave at once: used on Ctrl-C and a closed stdout, where Python's own shutdown would
+    print more (a flush error on the dead pipe, generators finalised mid-read)."""
+    if message:
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"smtpdoc: {message}\n")
+            sys.stderr.flush()
+    os._exit(code)
+
+
+class _Cli(click.Group):
+    """click, with its usage errors as one line (`smtpdoc: ...`) and exit 2, like every other error."""
+
+    def main(self, *args: object, **kwargs: object) -> NoReturn:
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)  # type: ignore[call-overload]
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "smtpdoc"
+            click.echo(f"smtpdoc: {exc.format_message()} ('{command} --help' lists the options.)", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"smtpdoc: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            _quiet_exit(EXIT_INTERRUPTED, "interrupted.")
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="smtpdoc")
 def main() -> None:
     """Explain SMTP sessions in packet captures, step by step."""
+
+
+def colour_wanted(flag: bool | None, env: dict[str, str], isatty: bool) -> bool:
+    """--color/--no-color, else NO_COLOR, else FORCE_COLOR (no-color.org, force-color.org), else a terminal."""
+    if flag is not None:
+        return flag
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    return isatty
+
+
+def choose_format(fmt: str | None, output: str | None) -> str:
+    """The renderer: --format, else -o's suffix (an unknown suffix is a usage error), else terminal."""
+    if fmt is not None:
+        return fmt
+    if not output:
+        return "terminal"
+    suffix = Path(output).suffix
+    found = render.format_for_suffix(suffix)
+    if found is None:
+        known = ", ".join(f".{s}" for s in ("txt", "json", "md", "html", "csv", "log"))
+        what = f"suffix '{suffix}'" if suffix else "no suffix"
+        raise click.UsageError(
+            f"-o '{output}' has {what}, so smtpdoc cannot tell the format; use one of {known} or add --format."
+        )
+    return found
+
+
+@dataclass
+class Job:
+    """What to do with each capture: how to explain it, how and where to render it."""
+
+    fmt: str
+    options: RenderOptions
+    output: Path | None = None
+    min_severity: str | None = None
+    fail_on: str | None = None
+    quiet: bool = False
+
+
+@dataclass
+class _Seen:
+    """What the sessions held, gathered while the renderer consumes them."""
+
+    sessions: int = 0
+    tls: int = 0
+    decrypted: int = 0
+    severities: set[str] = field(default_factory=set)
+
+
+def _rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+def _watch(sessions: Iterator[Session], report: Report, job: Job, seen: _Seen) -> Iterator[Session]:
+    floor = _rank(job.min_severity) if job.min_severity else len(SEVERITIES)
+    for session in sessions:
+        seen.sessions += 1
+        if session.tls is not None:
+            seen.tls += 1
+            seen.decrypted += session.tls.decrypted
+        if job.min_severity:
+            session.findings = [f for f in session.findings if _rank(f.severity) <= floor]
+        seen.severities.update(f.severity for f in session.findings)
+        yield session
+    if job.min_severity:
+        report.findings[:] = [f for f in report.findings if _rank(f.severity) <= floor]
+    seen.severities.update(f.severity for f in report.findings)
+
+
+def explain_one(capture: str, tshark: Tshark, settings: Settings, job: Job, out: TextIO | None) -> int:
+    """Explain one capture into `job.output` (atomically) or `out`; the exit code it deserves.
+
+    Raises SmtpdocError for what stops the capture being explained; nothing has been
+    written by then when the capture itself is the problem (the first session, or the
+    end of tshark's output, is awaited before the renderer starts).
+    """
+    from smtpdoc.explain import explain_capture
+
+    bar = _progress(capture, tshark.path, job.quiet, to_stdout=job.output is None)
+    settings.progress = bar
+    seen = _Seen()
+    with bar if bar is not None else contextlib.nullcontext():
+        report, outcome = explain_capture(capture, tshark, settings)
+        sessions = iter(report.sessions)
+        first = next(sessions, None)  # tshark's complaint about the file surfaces here
+        if first is None and settings.stream is not None:
+            from smtpdoc.preflight import stream_exists
+
+            if not stream_exists(capture, tshark, settings.stream):
+                raise UsageProblem(f"'{capture}' has no TCP stream {settings.stream} (--stream counts from 0).")
+        head = [first] if first is not None else []
+        report.sessions = _watch(chain(head, sessions), report, job, seen)
+        renderer = render.by_name(job.fmt)
+        if job.output is not None:
+            from smtpdoc.outfile import atomic_text
+
+            with atomic_text(job.output) as handle:
+                renderer(report, handle, job.options)
+        else:
+            assert out is not None
+            renderer(report, out, job.options)
+            out.flush()
+    if outcome.warning:
+        click.echo(f"smtpdoc: {outcome.warning}", err=True)
+    if settings.keylog and seen.decrypted == 0:
+        why = "no TLS session in the capture" if seen.tls == 0 else f"none of its {seen.tls} TLS session(s) matched"
+        click.echo(f"smtpdoc: warning: the key log '{settings.keylog}' decrypted nothing ({why}).", err=True)
+    if outcome.cut_short:
+        return EXIT_CUT_SHORT
+    if job.fail_on and any(_rank(s) <= _rank(job.fail_on) for s in seen.severities):
+        return EXIT_FINDINGS
+    return EXIT_OK
 
 
 @main.command(epilog=EXAMPLES)
@@ -57,21 +220,31 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["terminal", "json", "markdown", "html"]),
+    type=click.Choice(render.names()),
     default=None,
-    help="Output format (default: from -o's extension, else terminal).",
+    help="Output format (default: from -o's suffix, else terminal). csv and zeek: one row per mail transaction.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (whole, or not at all).")
 @click.option("--stream", type=click.IntRange(min=0), help="Only this TCP stream (tcp.stream).")
 @click.option("--keylog", type=click.Path(exists=True, dir_okay=False), help="TLS key log file for decryption.")
 @click.option(
     "--decode-as", "decode_as", type=click.IntRange(1, 65535), multiple=True, help="Treat this TCP port as SMTP."
 )
 @click.option("--show-secrets", is_flag=True, help="Show AUTH credentials instead of [redacted].")
-@click.option("--color/--no-color", "colour", default=None, help="Colour (default: when stdout is a terminal).")
+@click.option(
+    "--color/--no-color", "colour", default=None, help="Colour (default: a terminal, unless NO_COLOR; FORCE_COLOR)."
+)
 @click.option("--tshark", "tshark_path", envvar="SMTPDOC_TSHARK", help="Path of the tshark binary.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
 @click.option("--brief", is_flag=True, help="Terminal output without the teaching text (steps, lines, findings).")
+@click.option("--summary", is_flag=True, help="Terminal: only the table of sessions (one line each).")
+@click.option("--findings-only", is_flag=True, help="Terminal: only each session's findings.")
+@click.option(
+    "--min-severity", type=click.Choice(SEVERITIES), help="Leave out findings less severe than this (every format)."
+)
+@click.option(
+    "--fail-on", type=click.Choice(SEVERITIES), help="Exit 7 when a finding is at least this severe (for scripts)."
+)
 def explain(
     capture: str,
     fmt: str | None,
@@ -84,35 +257,58 @@ def explain(
     tshark_path: str | None,
     quiet: bool,
     brief: bool,
+    summary: bool,
+    findings_only: bool,
+    min_severity: str | None,
+    fail_on: str | None,
 ) -> None:
     """Explain every SMTP session in CAPTURE (pcap or pcapng), step by step."""
-    if fmt is None and output:
-        fmt = render.format_for_suffix(Path(output).suffix) or "terminal"
-    fmt = fmt or "terminal"
+    fmt = choose_format(fmt, output)
+    target = Path(output) if output else None
+    if target is not None:
+        if target.resolve() == Path(capture).resolve():
+            raise click.UsageError(f"-o '{output}' is the capture itself; choose another file for the report.")
+        from smtpdoc.outfile import check_writable
+
+        try:
+            check_writable(target)
+        except UsageProblem as exc:
+            raise click.UsageError(str(exc)) from None
+    if summary and findings_only:
+        raise click.UsageError("--summary and --findings-only each choose what to print; give one of them.")
+    use_colour = target is None and colour_wanted(colour, dict(os.environ), sys.stdout.isatty())
+    options = RenderOptions(
+        colour=use_colour, show_secrets=show_secrets, brief=brief, summary_only=summary, findings_only=findings_only
+    )
+    job = Job(fmt, options, target, min_severity=min_severity, fail_on=fail_on, quiet=quiet)
     if show_secrets:
         click.echo("smtpdoc: warning: --show-secrets prints AUTH credentials in clear text.", err=True)
-    settings = Settings(reveal_secrets=show_secrets, stream=stream, keylog=keylog, decode_as=decode_as)
+
+    def work() -> int:
+        from smtpdoc.explain import Settings
+
+        settings = Settings(reveal_secrets=show_secrets, stream=stream, keylog=keylog, decode_as=decode_as)
+        return explain_one(capture, _tshark(tshark_path), settings, job, sys.stdout)
+
+    sys.exit(_guarded(capture, work))
+
+
+def _tshark(path: str | None) -> Tshark:
+    from smtpdoc.tshark import find_tshark
+
+    return find_tshark(path)
+
+
+def _guarded(capture: str, work: Callable[[], int]) -> int:
+    """Run `work()` and turn whatever it raises into one line on stderr and an exit code."""
     try:
-        tshark = find_tshark(tshark_path)
-        bar = _progress(capture, tshark.path, quiet, to_stdout=not output)
-        settings.progress = bar
-        report, outcome = explain_capture(capture, tshark, settings)
-        renderer = render.by_name(fmt)
-        with bar if bar is not None else contextlib.nullcontext():
-            if output:
-                with open(output, "w", encoding="utf-8") as out:
-                    renderer(report, out, RenderOptions(colour=False, show_secrets=show_secrets, brief=brief))
-            else:
-                use_colour = sys.stdout.isatty() if colour is None else colour
-                renderer(report, sys.stdout, RenderOptions(colour=use_colour, show_secrets=show_secrets, brief=brief))
+        code: int = work()
     except SmtpdocError as exc:
         _fail(exc)
     except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(0)
+        _quiet_exit(EXIT_BROKEN_PIPE)
     except KeyboardInterrupt:
-        click.echo("smtpdoc: interrupted", err=True)
-        sys.exit(130)
+        _quiet_exit(EXIT_INTERRUPTED, "interrupted; no output file was left behind.")
     except Exception as exc:
         if os.environ.get("SMTPDOC_DEBUG"):
             raise
@@ -122,10 +318,7 @@ def explain(
             err=True,
         )
         sys.exit(EXIT_INTERNAL)
-    if outcome.warning:
-        click.echo(f"smtpdoc: {outcome.warning}", err=True)
-    if outcome.cut_short:
-        sys.exit(EXIT_CUT_SHORT)
+    return code
 
 
 # -- progress and annotate -------------------------------------------------------------------
@@ -133,6 +326,8 @@ def _progress(capture: str, tshark_path: str, quiet: bool, to_stdout: bool) -> C
     """A progress bar on stderr when it is a terminal, not --quiet, and no report shares that terminal."""
     if quiet or not sys.stderr.isatty() or (to_stdout and sys.stdout.isatty()):
         return None
+    from smtpdoc.progress import CaptureProgress, capinfos_beside
+
     return CaptureProgress(capture, sys.stderr, capinfos_beside(tshark_path))
 
 
@@ -161,11 +356,19 @@ def annotate(
     capture: str, output: str, keylog: str | None, decode_as: tuple[int, ...], tshark_path: str | None, quiet: bool
 ) -> None:
     """Write a copy of CAPTURE in which every SMTP frame carries its step and explanation as a packet comment."""
+    from smtpdoc.annotate import annotate_capture
+    from smtpdoc.explain import Settings
+    from smtpdoc.outfile import check_writable
+
     if Path(output).resolve() == Path(capture).resolve():
         raise click.UsageError(f"-o '{output}' is the capture itself; choose another file for the annotated copy.")
+    try:
+        check_writable(Path(output))
+    except UsageProblem as exc:
+        raise click.UsageError(str(exc)) from None
     settings = Settings(keylog=keylog, decode_as=decode_as)
     try:
-        tshark = find_tshark(tshark_path)
+        tshark = _tshark(tshark_path)
         bar = _progress(capture, tshark.path, quiet, to_stdout=False)
         settings.progress = bar
         with bar if bar is not None else contextlib.nullcontext():
@@ -211,11 +414,12 @@ def wireshark(
 
     Installs the profile and the plugin first when they are missing or out of date.
     """
+    from smtpdoc.explain import Settings
     from smtpdoc.wireshark.launch import open_in_wireshark
 
     settings = Settings(keylog=keylog, decode_as=decode_as)
     try:
-        tshark = find_tshark(tshark_path)
+        tshark = _tshark(tshark_path)
         code = open_in_wireshark(
             capture, tshark, settings, dict(os.environ), Path.home(), wireshark_path, _say
         )
@@ -263,7 +467,6 @@ def profile_install(name: str) -> None:
 
     Honours WIRESHARK_CONFIG_DIR and XDG_CONFIG_HOME, as Wireshark does.
     """
-    import os
 
     from smtpdoc.wireshark.install import install, personal_config_dir, personal_plugin_dir
 
@@ -280,17 +483,21 @@ def profile_install(name: str) -> None:
 @profile.command("uninstall")
 @click.option("--name", default="smtpdoc", show_default=True, help="Profile name in Wireshark.")
 def profile_uninstall(name: str) -> None:
-    """Remove exactly what `smtpdoc profile install` wrote."""
-    import os
-
+    """Remove what `smtpdoc profile install` wrote and nobody changed since (safe to run twice)."""
     from smtpdoc.wireshark.install import personal_config_dir, uninstall
 
+    config = personal_config_dir(dict(os.environ), Path.home())
     try:
-        removed = uninstall(personal_config_dir(dict(os.environ), Path.home()), name)
+        done = uninstall(config, name)
     except SmtpdocError as exc:
         _fail(exc)
-    for path in removed:
+    if not done.found:
+        click.echo(f"smtpdoc: no smtpdoc profile '{name}' is installed in '{config}'; nothing to remove.")
+        return
+    for path in done.removed:
         click.echo(f"smtpdoc: removed '{path}'.")
+    for path in done.kept:
+        click.echo(f"smtpdoc: kept '{path}': it changed since smtpdoc installed it.")
 
 
 # -- smtpdoc lab: worksheets from captures (smtpdoc.lab) --------------------------------------------------------
@@ -349,10 +556,11 @@ def lab_make(
     capture: str, directory: str, keylog: str | None, count: int | None, seed: int, tshark_path: str | None
 ) -> None:
     """Write a lab about CAPTURE into DIR (the default command of `smtpdoc lab`)."""
+    from smtpdoc.explain import Settings
     from smtpdoc.lab.build import make_lab
 
     try:
-        done = make_lab(capture, Path(directory), find_tshark(tshark_path), Settings(keylog=keylog), count, seed)
+        done = make_lab(capture, Path(directory), _tshark(tshark_path), Settings(keylog=keylog), count, seed)
     except SmtpdocError as exc:
         _fail(exc)
     except Exception as exc:
@@ -375,7 +583,7 @@ def lab_check(directory: str, answers: str, tshark_path: str | None) -> None:
     from smtpdoc.lab.check import check_answers, report_lines
 
     try:
-        result = check_answers(Path(directory), Path(answers), find_tshark(tshark_path))
+        result = check_answers(Path(directory), Path(answers), _tshark(tshark_path))
     except SmtpdocError as exc:
         _fail(exc)
     except Exception as exc:

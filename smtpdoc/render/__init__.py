@@ -1,16 +1,20 @@
 """Renderers: one module per format, one small contract, picked from a registry.
 
 A renderer reads the explained model (smtpdoc.model) and writes text. It never
-runs tshark or touches the session machine.
+runs tshark or touches the session machine. A format's module is imported only
+when that format is asked for, so `smtpdoc explain` starts quickly.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
 from smtpdoc.model import Report
+
+SEVERITIES = ("critical", "warning", "notice", "info")  # most severe first
 
 
 @dataclass(frozen=True)
@@ -19,46 +23,47 @@ class RenderOptions:
     width: int | None = None
     show_secrets: bool = False
     brief: bool = False  # steps, lines and findings without the teaching text
+    summary_only: bool = False  # terminal: only the one-line-per-session table
+    findings_only: bool = False  # terminal: only the sessions' findings
 
 
 RenderFunc = Callable[[Report, TextIO, RenderOptions], None]
 
+# format name → module in smtpdoc.render; alias (also -o suffixes) → format name
+FORMATS = {
+    "terminal": "terminal",
+    "json": "json",
+    "markdown": "markdown",
+    "html": "html",
+    "csv": "csv",
+    "zeek": "zeek",
+}
+_ALIASES = {"text": "terminal", "txt": "terminal", "md": "markdown", "htm": "html", "log": "zeek", "tsv": "zeek"}
 _REGISTRY: dict[str, RenderFunc] = {}
-_ALIASES: dict[str, str] = {}
 
 
 def register(name: str, *aliases: str) -> Callable[[RenderFunc], RenderFunc]:
     def wrap(func: RenderFunc) -> RenderFunc:
         _REGISTRY[name] = func
-        for alias in aliases:
-            _ALIASES[alias] = name
         return func
 
     return wrap
 
 
-def _load() -> None:
-    # Importing the modules registers them.
-    from smtpdoc.render import html as _html  # noqa: F401
-    from smtpdoc.render import json as _json  # noqa: F401
-    from smtpdoc.render import markdown as _markdown  # noqa: F401
-    from smtpdoc.render import terminal as _terminal  # noqa: F401
-
-
 def names() -> list[str]:
-    _load()
-    return sorted(_REGISTRY)
+    return sorted(FORMATS)
 
 
 def by_name(name: str) -> RenderFunc:
-    _load()
-    return _REGISTRY[_ALIASES.get(name, name)]
+    name = _ALIASES.get(name, name)
+    if name not in _REGISTRY:
+        importlib.import_module(f"smtpdoc.render.{FORMATS[name]}")
+    return _REGISTRY[name]
 
 
 def format_for_suffix(suffix: str) -> str | None:
-    """'.html' → 'html', '.md' → 'markdown', '.json' → 'json' (None when unknown)."""
-    _load()
+    """'.html' → 'html', '.md' → 'markdown', '.json' → 'json', '.log' → 'zeek' (None when unknown)."""
     key = suffix.lower().lstrip(".")
-    if key in _REGISTRY:
+    if key in FORMATS:
         return key
     return _ALIASES.get(key)
