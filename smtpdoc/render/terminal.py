@@ -1,134 +1,302 @@
-"""The default, human output: one block per session, one numbered line per step."""
+"""The default, human output: one block per session, one numbered line per step.
+
+Written for a person reading a terminal, on captures of any size:
+- the teaching text (a step's explanation, a reply code's meaning, an extension's
+  meaning, a finding's explanation) is given once per run; later steps of the
+  same kind point back to where it was given;
+- a run of many steps of one kind (600 RCPT TO) shows its first few and counts
+  the rest with their replies; a long recipient list is cut the same way;
+- capture-derived strings are cut at a bound and say their full length, and
+  binary is shown as escaped bytes (`printable`);
+- a multi-session run ends with a one-line-per-session table (`--summary`
+  prints only that).
+Plain string formatting and `click.style` keep it about as fast as the JSON
+renderer on thousands of sessions.
+"""
 
 from __future__ import annotations
 
+import shutil
+import textwrap
+from dataclasses import dataclass
 from typing import TextIO
 
-from rich.console import Console
-from rich.text import Text
+import click
 
-from smtpdoc.model import Extension, Report, Session, Step
+from smtpdoc.model import Extension, Finding, Report, Session, Step
 from smtpdoc.render import RenderOptions, register
-from smtpdoc.render.common import frame_ranges, printable
+from smtpdoc.render.common import bounded, frame_ranges, printable, severity_counts, tls_label
 
-_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "notice": "cyan", "info": "dim"}
-_MAX_LINES = 6
+_SEVERITY_STYLE = {"critical": ("red", True), "warning": ("yellow", False), "notice": ("cyan", False)}
+LINE_BOUND = 160  # characters of one protocol line
+TEXT_BOUND = 300  # characters of a summary, note or finding detail
+VALUE_BOUND = 80  # characters of an address or header value in a transaction line
+RUN_SHOWN = 3  # steps shown of a run of one kind before the rest is counted
+RUN_MIN = 6  # a run is counted only from this length on
+RECIPIENTS_SHOWN = 5
+LINES_SHOWN = 6
+_PLURAL = {"rcpt_to": "recipients", "command": "commands", "encrypted": "encrypted steps"}
 
 
-def _t(value: object, style: str = "") -> Text:
-    # Text objects are never parsed as markup: capture text cannot inject styles.
-    return Text(printable(value), style=style)
+@dataclass(slots=True)
+class _Row:
+    index: int
+    client: str
+    server: str
+    tls: str
+    messages: int
+    findings: str
+
+
+class _Writer:
+    def __init__(self, out: TextIO, options: RenderOptions) -> None:
+        self.out = out
+        self.options = options
+        self.colour = options.colour
+        self.width = options.width or (shutil.get_terminal_size((100, 24)).columns if options.colour else 100)
+        self.taught: dict[str, str] = {}  # explanation → where it was first given
+        self.meanings: set[str] = set()
+        self.extensions: set[str] = set()
+        self.rows: list[_Row] = []
+        self.session = 0
+
+    # -- primitives -------------------------------------------------------------------
+    def style(self, text: str, fg: str | None = None, bold: bool = False, dim: bool = False) -> str:
+        return click.style(text, fg=fg, bold=bold, dim=dim) if self.colour else text
+
+    def line(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def para(self, text: str, indent: int, fg: str | None = None, dim: bool = False) -> None:
+        """Prose wrapped to the width, every line indented."""
+        room = max(20, self.width - indent)
+        pad = " " * indent
+        lines = [text] if len(text) <= room else textwrap.wrap(text, room, break_on_hyphens=False)
+        for part in lines:
+            self.line(pad + self.style(part, fg=fg, dim=dim))
+
+    def teach(self, text: str, where: str, indent: int = 6) -> str | None:
+        """Give a piece of teaching text the first time; afterwards, where it was given."""
+        if not text:
+            return None
+        earlier = self.taught.get(text)
+        if earlier is not None:
+            return earlier
+        self.taught[text] = where
+        if not self.options.brief:
+            self.para(text, indent, dim=True)
+        return None
 
 
 @register("terminal", "text", "txt")
 def render(report: Report, out: TextIO, options: RenderOptions) -> None:
-    console = Console(
-        file=out,
-        force_terminal=options.colour,
-        no_color=not options.colour,
-        highlight=False,
-        emoji=False,
-        width=options.width or (None if options.colour else 100),
-        soft_wrap=False,
-    )
-    console.print(_t(f"smtpdoc — {report.capture}", "bold"))
-    console.print(_t(f"Step 0. {report.filter_title}", "bold"))
-    if not options.brief:
-        _indented(console, _t(report.filter_explanation, "dim"), 3)
-    count = 0
+    w = _Writer(out, options)
+    if not options.summary_only:
+        w.line(w.style(f"smtpdoc — {printable(report.capture)}", bold=True))
+        w.line(w.style(f"Step 0. {report.filter_title}", bold=True))
+        if not options.brief and not options.findings_only:
+            w.para(report.filter_explanation, 3, dim=True)
+    quiet_sessions = 0
     for session in report.sessions:
-        count += 1
-        console.print()
-        _session(console, session, options.brief)
-    for finding in report.findings:
-        console.print()
-        console.print(_t(f"{finding.title}: {finding.detail}", "bold"))
-        _indented(console, _t(finding.explanation), 3)
-    if count == 0 and not report.findings:
-        console.print(_t("No SMTP session found."))
+        w.session = session.index
+        w.rows.append(_row(session))
+        if options.summary_only:
+            continue
+        if options.findings_only:
+            if session.findings:
+                w.line()
+                _head(w, session)
+                _findings(w, session.findings)
+            else:
+                quiet_sessions += 1
+            continue
+        w.line()
+        _session(w, session)
+    if report.findings and not options.summary_only:
+        w.line()
+        _findings(w, report.findings, indent=0)
+    if not w.rows and not report.findings:
+        w.line("No SMTP session found.")
+    if options.findings_only and quiet_sessions:
+        w.line()
+        w.line(f"{quiet_sessions} session(s) without findings{' at that severity' if w.rows else ''}.")
+    if options.summary_only or (len(w.rows) > 1 and not options.findings_only):
+        _table(w)
 
 
-def _session(console: Console, session: Session, brief: bool) -> None:
-    head = Text()
-    head.append(f"Session {session.index}", style="bold underline")
-    head.append(f"  {printable(session.client)} → {printable(session.server)}")
-    head.append(
-        f"  tcp.stream {session.stream}, frames {session.first_frame}-{session.last_frame}, {session.duration:.3f} s",
-        style="dim",
+def _row(session: Session) -> _Row:
+    messages = sum(1 for tr in session.transactions if tr.message is not None)
+    return _Row(
+        session.index,
+        printable(session.client),
+        printable(session.server),
+        tls_label(session),
+        messages,
+        severity_counts([f.severity for f in session.findings]),
     )
-    console.print(head)
+
+
+def _table(w: _Writer) -> None:
+    head = ("#", "client", "server", "TLS", "messages", "findings")
+    cells = [head] + [(str(r.index), r.client, r.server, r.tls, str(r.messages), r.findings) for r in w.rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(head))]
+    if not w.options.summary_only:
+        w.line()
+    w.line(w.style(f"Summary: {len(w.rows)} session(s)", bold=True))
+    for n, row in enumerate(cells):
+        text = "  ".join(cell.rjust(widths[i]) if i in (0, 4) else cell.ljust(widths[i]) for i, cell in enumerate(row))
+        w.line(w.style(text.rstrip(), bold=True) if n == 0 else text.rstrip())
+
+
+def _head(w: _Writer, session: Session) -> None:
+    where = f"  tcp.stream {session.stream}, frames {session.first_frame}-{session.last_frame}, {session.duration:.3f} s"
+    w.line(
+        w.style(f"Session {session.index}", bold=True, fg=None)
+        + f"  {printable(session.client)} → {printable(session.server)}"
+        + w.style(where, dim=True)
+    )
+
+
+def _session(w: _Writer, session: Session) -> None:
+    _head(w, session)
     for note in session.notes:
-        _indented(console, _t(note, "italic"), 2)
-    for i, step in enumerate(session.steps, 1):
-        _step(console, i, step, brief)
-        if step.name == "ehlo_reply":
-            _extensions(console, session.inner_extensions if step.inside_tls else session.extensions, brief)
+        w.para(bounded(printable(note), TEXT_BOUND), 2)
+    steps = session.steps
+    i = 0
+    while i < len(steps):
+        run = 1
+        while i + run < len(steps) and steps[i + run].name == steps[i].name:
+            run += 1
+        shown = run if run < RUN_MIN else RUN_SHOWN
+        for k in range(i, i + shown):
+            _step(w, session, k + 1, steps[k])
+        if shown < run:
+            _counted(w, steps[i + shown : i + run])
+        i += run
     if session.transactions:
-        console.print(_t("  Transactions", "bold"))
+        w.line(w.style("  Transactions", bold=True))
         for n, tr in enumerate(session.transactions, 1):
-            rcpts = ", ".join(f"{r.address} ({r.code if r.code is not None else '?'})" for r in tr.recipients)
-            line = f"    {n}. from <{tr.mail_from}> to {rcpts or '-'}"
-            if tr.message is not None:
-                subject = tr.message.headers.get("subject")
-                line += f"; {tr.message.size} bytes"
-                if subject:
-                    line += f"; subject {subject!r}"
-            if tr.last_reply:
-                line += f"; last reply {tr.last_reply}"
-            console.print(_t(line))
-    _findings(console, session, brief)
-
-
-def _findings(console: Console, session: Session, brief: bool) -> None:
+            w.para(_transaction_text(n, tr), 4)
     if session.findings:
-        console.print(_t("  Findings", "bold"))
-        for f in session.findings:
-            text = Text("    ")
-            text.append(f"[{f.severity}] ", style=_SEVERITY_STYLE.get(f.severity, ""))
-            text.append(printable(f.title), style="bold")
-            if f.detail:
-                text.append(f" — {printable(f.detail)}")
-            if f.frames:
-                text.append(f" (frames {frame_ranges(f.frames)})", style="dim")
-            console.print(text)
-            if not brief:
-                _indented(console, _t(f"{f.explanation} ({f.rfc})", "dim"))
+        w.line(w.style("  Findings", bold=True))
+        _findings(w, session.findings)
 
 
-def _step(console: Console, i: int, step: Step, brief: bool) -> None:
-    line = Text()
-    line.append(f"  {i:>2}. ", style="bold")
-    line.append(printable(step.title), style="bold cyan" if not step.inside_tls else "bold magenta")
-    if step.inside_tls:
-        line.append(" (inside TLS)", style="magenta")
-    line.append(f"  frames {frame_ranges(step.frames)}  +{step.time:.3f}s", style="dim")
-    console.print(line)
-    _indented(console, _t(step.summary))
-    shown = step.lines if len(step.lines) <= _MAX_LINES + 1 else step.lines[:_MAX_LINES]
+def _counted(w: _Writer, rest: list[Step]) -> None:
+    """One line for the rest of a run: '… 594 more recipients, all accepted (250)'."""
+    noun = _PLURAL.get(rest[0].name, f"“{printable(rest[0].title)}” steps")
+    codes = [s.reply.code if s.reply is not None else None for s in rest]
+    frames = [f for s in rest for f in s.frames]
+    span = f" (frames {min(frames)}-{max(frames)})" if frames else ""
+    tally: dict[str, int] = {}
+    for code in codes:
+        key = "no reply" if code is None else str(code)
+        tally[key] = tally.get(key, 0) + 1
+    if codes and all(c is not None and 200 <= c < 300 for c in codes):
+        outcome = f"all accepted ({', '.join(sorted(tally))})"
+    else:
+        outcome = ", ".join(f"{n} × {key}" for key, n in sorted(tally.items()))
+    w.para(f"… {len(rest)} more {noun}{span}, {outcome}", 5, dim=True)
+
+
+def _step(w: _Writer, session: Session, position: int, step: Step) -> None:
+    here = f"session {session.index}, step {position}"
+    title = w.style(printable(step.title), fg="magenta" if step.inside_tls else "cyan", bold=True)
+    tls = w.style(" (inside TLS)", fg="magenta") if step.inside_tls else ""
+    head = f"  {w.style(f'{position:>2}.', bold=True)} {title}{tls}" + w.style(
+        f"  frames {frame_ranges(step.frames)}  +{step.time:.3f}s", dim=True
+    )
+    earlier = w.taught.get(step.explanation) if step.explanation else None
+    if earlier is not None and not w.options.brief:
+        same = earlier.startswith(f"session {session.index}, ")
+        head += w.style(f"  (explained at {earlier.split(', ')[1] if same else earlier})", dim=True)
+    w.line(head)
+    w.para(bounded(printable(step.summary), TEXT_BOUND), 6)
+    lines = step.lines
+    if step.name == "ehlo_reply":
+        lines = lines[:1]  # the extensions follow, each once
+    shown = lines if len(lines) <= LINES_SHOWN + 1 else lines[:LINES_SHOWN]
     for proto_line in shown:
-        _indented(console, _t(proto_line, "green"))
-    if len(shown) < len(step.lines):
-        _indented(console, _t(f"… {len(step.lines) - len(shown)} more lines", "dim"))
-    if step.reply is not None:
-        _indented(console, _t(f"{step.reply.code}: {step.reply.meaning}", "dim"))
-    if not brief:
-        _indented(console, _t(step.explanation, "dim") + _t(f" ({step.rfc})", "dim"))
+        w.line("      " + w.style(bounded(printable(proto_line), LINE_BOUND), fg="green"))
+    if len(shown) < len(lines):
+        w.line("      " + w.style(f"… {len(lines) - len(shown)} more lines", dim=True))
+    if step.name == "ehlo_reply":
+        _extensions(w, session.inner_extensions if step.inside_tls else session.extensions)
+    if step.name == "tls_handshake" and session.tls is not None and session.tls.certificate:
+        cert = session.tls.certificate
+        text = f"Certificate: {cert.get('subject', '?')}, issued by {cert.get('issuer', '?')}"
+        if cert.get("not_after"):
+            text += f", valid until {cert['not_after']}"
+        w.para(bounded(printable(text), TEXT_BOUND), 6)
+    if step.reply is not None and step.reply.meaning and not w.options.brief:
+        # "OK; 2.1.5: Destination address valid": the code's and the enhanced code's meaning, each once
+        code_part, _, enhanced_part = step.reply.meaning.partition("; ")
+        parts = [f"{step.reply.code}: {code_part}"] + ([enhanced_part] if enhanced_part else [])
+        new = [part for part in parts if part not in w.meanings]
+        w.meanings.update(new)
+        if new:
+            w.para("; ".join(new), 6, dim=True)
+    if earlier is None and step.explanation:
+        w.teach(f"{step.explanation} ({step.rfc})" if step.rfc else step.explanation, here)
+        w.taught[step.explanation] = here
 
 
-def _indented(console: Console, text: Text, indent: int = 6) -> None:
-    # Wrap to what is left of the line and indent every wrapped line, without padding
-    # lines with trailing blanks (rich's Padding does) that end up in files and pipes.
-    for line in text.wrap(console, max(20, console.width - indent)):
-        line.rstrip()
-        console.print(Text(" " * indent) + line, soft_wrap=True)
+def _extensions(w: _Writer, extensions: list[Extension] | None) -> None:
+    if not extensions:
+        return
+    if w.options.brief:
+        names = ", ".join(printable(f"{e.keyword} {e.params}".strip()) for e in extensions)
+        w.para(f"Extensions: {bounded(names, TEXT_BOUND)}", 6)
+        return
+    known = [e for e in extensions if e.keyword.upper() in w.extensions]
+    for ext in extensions:
+        if ext in known:
+            continue
+        w.extensions.add(ext.keyword.upper())
+        text = f"• {printable(ext.keyword)}" + (f" — {printable(ext.human)}" if ext.human else "")
+        if ext.meaning:
+            text += f": {ext.meaning}"
+        w.para(text, 8)
+    if known:
+        names = ", ".join(printable(e.keyword) + (f" ({printable(e.human)})" if e.human else "") for e in known)
+        w.para(f"• also {names} (explained above)", 8)
 
 
-def _extensions(console: Console, extensions: list[Extension] | None, brief: bool) -> None:
-    for ext in extensions or []:
-        line = Text("• ")
-        line.append(printable(ext.keyword), style="bold")
-        if ext.human:
-            line.append(f" — {printable(ext.human)}")
-        if not brief:
-            line.append(f": {printable(ext.meaning)}", style="dim")
-        _indented(console, line, 8)
+def _transaction_text(n: int, tr: object) -> str:
+    from smtpdoc.model import Transaction
+
+    assert isinstance(tr, Transaction)
+    shown = tr.recipients[:RECIPIENTS_SHOWN]
+    parts = [f"{bounded(printable(r.address), VALUE_BOUND)} ({r.code if r.code is not None else '?'})" for r in shown]
+    rest = tr.recipients[RECIPIENTS_SHOWN:]
+    if rest:
+        accepted = sum(1 for r in rest if r.code is not None and 200 <= r.code < 300)
+        outcome = "all accepted" if accepted == len(rest) else f"{accepted} accepted, {len(rest) - accepted} not"
+        parts.append(f"… {len(rest)} more recipients, {outcome}")
+    sender = bounded(printable(tr.mail_from), VALUE_BOUND) if tr.mail_from is not None else "?"
+    text = f"{n}. from <{sender}> to {', '.join(parts) or '-'}"
+    if tr.message is not None:
+        text += f"; {tr.message.size:,} bytes"
+        subject = tr.message.headers.get("subject")
+        if subject:
+            text += f"; subject “{bounded(printable(subject), VALUE_BOUND)}”"
+    if tr.last_reply:
+        text += f"; last reply {bounded(printable(tr.last_reply), VALUE_BOUND)}"
+    return text
+
+
+def _findings(w: _Writer, findings: list[Finding], indent: int = 4) -> None:
+    pad = " " * indent
+    for f in findings:
+        fg, bold = _SEVERITY_STYLE.get(f.severity, (None, False))
+        text = pad + w.style(f"[{f.severity}]", fg=fg, bold=bold) + " " + w.style(printable(f.title), bold=True)
+        if f.detail:
+            text += f" — {bounded(printable(f.detail), TEXT_BOUND)}"
+        if f.frames:
+            text += w.style(f" (frames {frame_ranges(f.frames)})", dim=True)
+        w.line(text)
+        if f.explanation:
+            explanation = f"{f.explanation} ({f.rfc})" if f.rfc else f.explanation
+            earlier = w.teach(explanation, f"session {w.session}", indent + 2)
+            if earlier is not None and not w.options.brief:
+                w.line(pad + "  " + w.style(f"(explained above, {earlier})", dim=True))
