@@ -149,7 +149,8 @@ def _table(w: _Writer) -> None:
 
 
 def _head(w: _Writer, session: Session) -> None:
-    where = f"  tcp.stream {session.stream}, frames {session.first_frame}-{session.last_frame}, {session.duration:.3f} s"
+    frames = f"{session.first_frame}-{session.last_frame}"
+    where = f"  tcp.stream {session.stream}, frames {frames}, {session.duration:.3f} s"
     w.line(
         w.style(f"Session {session.index}", bold=True, fg=None)
         + f"  {printable(session.client)} → {printable(session.server)}"
@@ -195,7 +196,7 @@ def _counted(w: _Writer, rest: list[Step]) -> None:
     if codes and all(c is not None and 200 <= c < 300 for c in codes):
         outcome = f"all accepted ({', '.join(sorted(tally))})"
     else:
-        outcome = ", ".join(f"{n} × {key}" for key, n in sorted(tally.items()))
+        outcome = ", ".join(f"{n} with {key}" for key, n in sorted(tally.items()))
     w.para(f"… {len(rest)} more {noun}{span}, {outcome}", 5, dim=True)
 
 
