@@ -84,3 +84,69 @@ def test_a_script_in_the_subject_stays_text_in_the_browser(tmp_path: Path) -> No
     assert doc.xpath("//main//b") == []  # the From display name holds <b>
     cells = doc.xpath("string(//table[@class='transactions'])")
     assert "<script>alert(1)</script>" in cells
+
+
+# -- Mermaid: the Markdown report's diagrams, rendered by Mermaid's own code in Chromium ----------------------
+MERMAID_JS = ROOT / "tests" / ".node" / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+_MERMAID_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><script src="{script}"></script></head><body>
+<div id="out"></div><script>
+const blocks = {blocks};
+mermaid.initialize({{startOnLoad: false, securityLevel: "strict"}});
+(async () => {{
+  const out = document.getElementById("out");
+  for (let i = 0; i < blocks.length; i++) {{
+    const box = document.createElement("div");
+    try {{ box.className = "diagram"; box.innerHTML = (await mermaid.render("d" + i, blocks[i])).svg; }}
+    catch (e) {{ box.className = "error"; box.textContent = String((e && e.message) || e); }}
+    out.appendChild(box);
+  }}
+  document.body.setAttribute("data-done", "yes");
+}})();
+</script></body></html>
+"""
+MERMAID_CASES = [
+    (EXAMPLES / "starttls-dsb.pcapng", None),
+    (EXAMPLES / "starttls-ipv6.pcapng", EXAMPLES / "starttls-ipv6.keylog"),
+    (DATA / "subject-script.pcapng", None),
+    (DATA / "errors.pcapng", None),
+    (DATA / "not-smtp-on-25.pcapng", None),
+    (DATA / "pipelining.pcapng", None),
+]
+
+
+def test_mermaid_renders_every_diagram_with_the_capture_text_as_text(tmp_path: Path) -> None:
+    import json
+    import re
+
+    from smtpdoc.render.ladder import arrows, cut
+
+    if not MERMAID_JS.is_file():
+        pytest.fail(f"{MERMAID_JS} is missing: ./bootstrap test installs Mermaid from npm into tests/.node")
+    blocks: list[str] = []
+    expected: list[list[str]] = []
+    for capture, keylog in MERMAID_CASES:
+        args = ["explain", str(capture), "--format", "markdown", "-q"] + (["--keylog", str(keylog)] if keylog else [])
+        done = run_cli(*args)
+        assert done.returncode == 0, done.stderr
+        found = re.findall(r"```mermaid\n(.*?)```", done.stdout, re.DOTALL)
+        _, sessions = explained(str(capture), keylog=str(keylog) if keylog else None)
+        assert len(found) == len(sessions)
+        assert "#58;" not in done.stdout  # a colon needs no escape: the Markdown source stays readable
+        blocks += found
+        for session in sessions:
+            expected.append([cut(a.text) + (f" (+{a.more} more)" if a.more else "") for a in arrows(session) if a.text])
+    page = tmp_path / "mermaid.html"
+    page.write_text(_MERMAID_PAGE.format(script=MERMAID_JS.as_uri(), blocks=json.dumps(blocks)), encoding="utf-8")
+    dom = _browse(page, "--virtual-time-budget=60000", "--dump-dom", tmp=tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    doc = lxml_html.fromstring(dom.stdout)
+    assert doc.xpath("//body/@data-done") == ["yes"], "Mermaid did not finish"
+    assert [e.text_content() for e in doc.xpath("//div[@class='error']")] == []
+    diagrams = doc.xpath("//div[@class='diagram']")
+    assert len(diagrams) == len(blocks)
+    assert doc.xpath("//script[not(@src)]") == doc.xpath("//body/script")  # no script from the capture
+    for diagram, texts in zip(diagrams, expected, strict=True):
+        shown = {" ".join(t.itertext()) for t in diagram.xpath(".//*[local-name()='text']")}
+        assert not [s for s in shown if re.search(r"#\d+;", s)], "an entity code was drawn literally"
+        missing = [t for t in texts if t not in shown]
+        assert not missing, missing

@@ -116,7 +116,8 @@ def test_markdown_paragraph_cannot_start_a_heading_or_list(raw: str, escaped: st
 @pytest.mark.parametrize("raw", ["a;b", "#x", "<b>bold</b>", "%% comment", "x:y", 'q"uote', "end", "über;#<>"])
 def test_mermaid_text_has_no_syntax_left(raw: str) -> None:
     text = mermaid(raw)
-    assert not re.search(r"[;#<>%:\"]", re.sub(r"#\d+;", "", text)), text
+    assert not re.search(r"[;#<>%\"]", re.sub(r"#\d+;", "", text)), text
+    assert ":" not in raw or "#58;" not in text  # a colon is text to Mermaid: the source stays readable
     assert re.sub(r"#(\d+);", lambda m: chr(int(m[1])), text) == raw
 
 

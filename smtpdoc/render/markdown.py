@@ -2,8 +2,9 @@
 
 Capture text is escaped three ways: for Markdown prose and tables (`md`),
 for fenced code blocks (a fence longer than any backtick run inside), and
-for Mermaid, which has its own syntax (`mermaid`: everything but letters,
-digits and a few safe marks becomes a `#code;` entity).
+for Mermaid, which has its own syntax (`mermaid`: only what Mermaid would read
+as syntax or markup becomes a `#code;` entity: `#` `;` `<` `>` `&` `%` `"` and
+backquote; a colon or a bracket stays as it is, so the Markdown source stays readable).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from smtpdoc.render.ladder import (
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
 _BLOCK_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
-_MERMAID_SAFE = re.compile(r"[A-Za-z0-9 .,_@/=+\-?!'$*()\[\]…]")
+_MERMAID_UNSAFE = re.compile(r"[#;<>&%\"`{}]")
 
 
 def md(value: object) -> str:
@@ -48,8 +49,8 @@ def para(value: object) -> str:
 
 def mermaid(value: object) -> str:
     """Text for a Mermaid message or note: unsafe characters become `#NNN;` entity codes."""
-    text = printable(value).replace("\n", " ")
-    return "".join(ch if _MERMAID_SAFE.fullmatch(ch) else f"#{ord(ch)};" for ch in text)
+    text = printable(value).replace("\n", " ").replace("\r", " ")
+    return _MERMAID_UNSAFE.sub(lambda m: f"#{ord(m.group())};", text)
 
 
 def fence(lines: list[str]) -> str:
