@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -335,3 +336,46 @@ def test_findings_only_and_min_severity_filter() -> None:
     assert "[critical]" in out and "[warning]" not in out
     report = json.loads(run_cli("explain", capture, "--format", "json", "--min-severity", "critical").stdout)
     assert {f["severity"] for s in report["sessions"] for f in s["findings"]} == {"critical"}
+
+
+# -- README: every example command runs as written on the bundled files -----------------------------------------
+def readme_commands() -> list[tuple[str, int]]:
+    """(command, expected exit code) for each smtpdoc command in README's sh blocks."""
+    import re
+
+    text = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
+        for line in block.splitlines():
+            command = re.split(r"\s#\s", line, maxsplit=1)[0].strip()
+            comment = line[len(command) :]
+            if command.startswith((".venv/bin/smtpdoc ", ".venv/bin/python -m smtpdoc ")):
+                code = re.search(r"\bexit (\d+)", comment)
+                found.append((command, int(code[1]) if code else 0))
+    return found
+
+
+def test_readme_has_example_commands() -> None:
+    commands = [c for c, _ in readme_commands()]
+    assert len(commands) >= 10
+    for option in ("--brief", "--summary", "--findings-only", "--fail-on", "--format zeek", "--format csv"):
+        assert any(option in c for c in commands), option
+
+
+@pytest.mark.parametrize(("command", "code"), readme_commands(), ids=lambda v: str(v)[:70])
+def test_readme_command_runs_as_written(command: str, code: int, tmp_path: Path) -> None:
+    import shlex
+
+    root = EXAMPLES.parent
+    for name in ("examples", "tests", "dissector", ".venv"):
+        (tmp_path / name).symlink_to(root / name)  # outputs land in tmp_path, not in the checkout
+    env = {**os.environ, "WIRESHARK_CONFIG_DIR": str(tmp_path / "wireshark"), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        shlex.split(command), cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    for output in re.findall(r"-o (\S+)", command):
+        assert (tmp_path / output).stat().st_size > 0, output
+        ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", output], check=False)
+        assert ignored.returncode == 0, f"{output}, written by a README example, is not git-ignored"
