@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import stat
@@ -341,8 +341,6 @@ def test_findings_only_and_min_severity_filter() -> None:
 # -- README: every example command runs as written on the bundled files -----------------------------------------
 def readme_commands() -> list[tuple[str, int]]:
     """(command, expected exit code) for each smtpdoc command in README's sh blocks."""
-    import re
-
     text = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
     found = []
     for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
