@@ -3,6 +3,7 @@ capture text stays text, and a screenshot is kept under artifacts/ for people to
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -56,7 +57,7 @@ def test_browser_renders_the_ladder_and_every_step(tmp_path: Path, request: pyte
     assert dom.returncode == 0, dom.stderr[-2000:]
     doc = lxml_html.fromstring(dom.stdout)
     _, sessions = explained(str(SHOWCASE))
-    svgs = doc.xpath("//figure[@class='ladder']/svg")
+    svgs = doc.xpath("//figure[@class='ladder']/svg[contains(@class, 'ladder-wide')]")
     assert len(svgs) == len(sessions) >= 1
     for session, svg in zip(sessions, svgs, strict=True):
         text = " ".join(svg.itertext())
@@ -150,3 +151,46 @@ def test_mermaid_renders_every_diagram_with_the_capture_text_as_text(tmp_path: P
         assert not [s for s in shown if re.search(r"#\d+;", s)], "an entity code was drawn literally"
         missing = [t for t in texts if t not in shown]
         assert not missing, missing
+
+
+# -- the ladder at a desktop and at a phone width -----------------------------------------------------------------
+_MEASURE = """<script>
+addEventListener("load", () => {
+  const lanes = [...document.querySelectorAll("figure.ladder svg")].filter((s) => s.getBoundingClientRect().width > 0);
+  const svg = lanes[0];
+  const box = (sel) => svg.querySelector(sel).getBoundingClientRect();
+  const label = [...svg.querySelectorAll("g.arrow text")].map((t) => t.getBoundingClientRect().height);
+  const lines = [...svg.querySelectorAll("g.arrow line")].map((l) => l.getBoundingClientRect());
+  document.body.setAttribute("data-measure", JSON.stringify({
+    shown: lanes.map((s) => s.getAttribute("class")), viewport: innerWidth,
+    page: document.documentElement.scrollWidth, server: box(".lane-server").right,
+    client: box(".lane-client").left, text: Math.min(...label),
+    arrows: [Math.min(...lines.map((r) => r.left)), Math.max(...lines.map((r) => r.right))]}));
+});
+</script>"""
+
+
+@pytest.mark.parametrize(("width", "kind"), [(1200, "ladder-wide"), (400, "ladder-narrow")])
+def test_ladder_keeps_both_lanes_on_screen_and_readable(width: int, kind: str, tmp_path: Path) -> None:
+    import json
+
+    page = _report(SHOWCASE, tmp_path)
+    probe = tmp_path / "probe.html"
+    text = page.read_text(encoding="utf-8")
+    text = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", text)  # let the probe script run
+    probe.write_text(text.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    dom = _browse(probe, f"--window-size={width},2000", "--dump-dom", tmp=tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    found = lxml_html.fromstring(dom.stdout).xpath("//body/@data-measure")
+    assert found, "the probe did not run"
+    measure = json.loads(found[0])
+    assert measure["shown"] == [f"ladder-svg {kind}"]  # one diagram per session, the one that fits
+    assert measure["page"] <= measure["viewport"], "the page scrolls sideways"
+    assert 0 <= measure["client"] < measure["server"] <= measure["viewport"], measure
+    left, right = measure["arrows"]
+    assert measure["client"] - 2 <= left and right <= measure["server"] + 2, "arrows run past the lanes"
+    assert measure["text"] >= 9, f"diagram text is {measure['text']:.1f} px high at {width} px"
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"ladder-{width}.png"
+    done = _browse(page, f"--screenshot={shot}", f"--window-size={width},1400", tmp=tmp_path)
+    assert done.returncode == 0 and shot.stat().st_size > 10_000

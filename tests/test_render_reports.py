@@ -132,18 +132,21 @@ def test_every_step_has_an_arrow_and_both_ways_steps_span_the_lifelines() -> Non
 
 
 @pytest.mark.parametrize(("capture", "keylog"), EXAMPLE_CASES[:3])
-def test_html_is_self_contained_with_one_svg_ladder_and_every_step(capture: str, keylog: str | None) -> None:
+def test_html_is_self_contained_with_a_wide_and_a_narrow_ladder_and_every_step(capture: str, keylog: str | None) -> None:
     report, sessions = report_of(capture, keylog)
     text = rendered("html", report)
     doc = lxml_html.fromstring(text)
     assert doc.xpath("//script") == []
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), "the page must fetch nothing"
     assert doc.xpath("//style") and "@media print" in text and "@media (max-width" in text
-    svgs = doc.xpath("//figure[@class='ladder']/svg")
-    assert len(svgs) == len(sessions)
-    for session, svg in zip(sessions, svgs, strict=True):
+    svgs = doc.xpath("//figure[@class='ladder']/svg[contains(@class, 'ladder-wide')]")
+    narrow = doc.xpath("//figure[@class='ladder']/svg[contains(@class, 'ladder-narrow')]")
+    assert len(svgs) == len(narrow) == len(sessions)
+    for session, svg, small in zip(sessions, svgs, narrow, strict=True):
         drawn = {int(g.get("data-step")) for g in svg.xpath(".//g[contains(@class, 'arrow')]")}
         assert drawn == set(range(1, len(session.steps) + 1))
+        assert {int(g.get("data-step")) for g in small.xpath(".//g[contains(@class, 'arrow')]")} == drawn
+        assert small.get("viewbox").split()[2] == "400"  # lxml.html lowercases attribute names
         labels = " ".join(svg.itertext())
         for position, step in enumerate(session.steps, 1):
             assert f"{position}. {step.title}" in labels
@@ -219,3 +222,23 @@ def test_steps_inside_tls_get_a_band_in_svg_and_a_rect_in_mermaid() -> None:
     assert text.count("    rect rgba(") == 1 and "    end\n" in text
     page = rendered("html", dataclasses.replace(report, sessions=[session]))
     assert "inside TLS (decrypted)" in page and page.count('class="badge tls"') == 3
+
+
+def test_multi_session_page_opens_with_an_index_of_sessions_and_findings() -> None:
+    from conftest import ZEEK
+
+    report, sessions = explained(str(ZEEK / "traces" / "smtp.pcap"))
+    doc = lxml_html.fromstring(rendered("html", dataclasses.replace(report, sessions=list(sessions))))
+    (nav,) = doc.xpath("//nav[@class='sessions']")
+    first_session = doc.xpath("//section[@class='session']")[0]
+    assert nav.getparent().index(nav) < nav.getparent().index(first_session)  # at the top
+    rows = nav.xpath(".//tbody/tr")
+    assert len(rows) == len(sessions) == 2
+    for row, session in zip(rows, sessions, strict=True):
+        assert row.xpath("string(td[2])") == f"{session.client} → {session.server}"
+        links = row.xpath("td[5]/a")
+        assert [a.text_content() for a in links] == [f"{f.severity}: {f.title}" for f in session.findings]
+        for a in links + row.xpath("td[1]/a"):
+            assert doc.get_element_by_id(a.get("href")[1:]) is not None  # every link lands
+    single, _ = report_of("examples/plain.pcapng")
+    assert lxml_html.fromstring(rendered("html", single)).xpath("//nav[@class='sessions']") == []

@@ -1,14 +1,22 @@
 """`--format html`: one self-contained page per capture, for screens, phones and paper.
 
 The page fetches nothing: CSS is inline and each session's sequence diagram
-is inline SVG laid out by `smtpdoc.render.ladder` (no Mermaid, no script).
-The template is rendered by Jinja2 with autoescaping on, so every string
-from the capture reaches the page as text, never as markup; a
-Content-Security-Policy that allows no script is a second fence.
+is inline SVG laid out by `smtpdoc.render.ladder` (a wide and a narrow one, CSS
+shows the one that fits; no Mermaid, no script). The templates are rendered by
+Jinja2 with autoescaping on, so every string from the capture reaches the page
+as text, never as markup; a Content-Security-Policy that allows no script is a
+second fence.
+
+A page with several sessions opens with an index of the sessions and their
+findings. The sessions arrive one by one (they are not all kept in memory), so
+their sections go to a spooled temporary file until the index can be written.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TextIO
 
@@ -16,8 +24,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
 from smtpdoc.model import Finding, Report, Session, Step
 from smtpdoc.render import RenderOptions, register
-from smtpdoc.render.common import frame_ranges, printable
+from smtpdoc.render.common import frame_ranges, printable, tls_label
 from smtpdoc.render.ladder import cut, extension_rows, layout, offset, session_facts, tls_rows, transaction_rows
+
+_SPOOL = 8 * 1024 * 1024  # bytes of session sections kept in memory before the spool goes to disk
 
 
 def step_findings(session: Session, step: Step) -> list[Finding]:
@@ -25,8 +35,18 @@ def step_findings(session: Session, step: Step) -> list[Finding]:
     return [f for f in session.findings if frames & set(f.frames)]
 
 
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    index: int
+    client: str
+    server: str
+    tls: str
+    messages: int
+    findings: list[Finding] = field(default_factory=list)
+
+
 @cache
-def _template() -> Template:
+def _templates() -> dict[str, Template]:
     env = Environment(
         loader=PackageLoader("smtpdoc.render", "templates"),
         autoescape=True,
@@ -46,11 +66,28 @@ def _template() -> Template:
         transaction_rows=transaction_rows,
         step_findings=step_findings,
     )
-    return env.get_template("report.html.j2")
+    names = ("page_head", "session", "index", "page_tail")
+    return {name: env.get_template(f"{name}.html.j2") for name in names}
 
 
 @register("html", "htm")
 def render(report: Report, out: TextIO, options: RenderOptions) -> None:
-    # generate() streams: sessions are written as the lazy iterator yields them.
-    for chunk in _template().generate(report=report):
-        out.write(chunk)
+    templates = _templates()
+    out.write(templates["page_head"].render(report=report))
+    entries: list[IndexEntry] = []
+    with tempfile.SpooledTemporaryFile(_SPOOL, mode="w+", encoding="utf-8") as spool:
+        for session in report.sessions:
+            messages = sum(1 for tr in session.transactions if tr.message is not None)
+            entries.append(
+                IndexEntry(
+                    session.index, str(session.client), str(session.server), tls_label(session), messages,
+                    list(session.findings),
+                )
+            )  # fmt: skip
+            for chunk in templates["session"].generate(session=session):
+                spool.write(chunk)
+        if len(entries) > 1:
+            out.write(templates["index"].render(entries=entries))
+        spool.seek(0)
+        shutil.copyfileobj(spool, out)
+    out.write(templates["page_tail"].render(report=report, count=len(entries)))

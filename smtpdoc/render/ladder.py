@@ -7,7 +7,10 @@ two arrows; a step without lines (TCP or TLS handshake, encrypted records,
 close) is one arrow in its own direction, both ways for "both".
 
 `layout` adds coordinates for an SVG of fixed width that scales with its
-viewBox; the Mermaid renderer only needs `arrows`. The tables both document
+viewBox: a wide one (a time column on the left) and a narrow one for phones
+(400 units, lanes near the edges, the time beside each title), so that at
+400 px both lanes stay on screen at a readable size. The Mermaid renderer only
+needs `arrows`. The tables both document
 renderers show beside the diagram (session facts, TLS, extensions,
 transactions) are built here too, as plain strings the renderers escape.
 """
@@ -33,6 +36,10 @@ TITLE_GAP = 17  # from the top of an arrow row to the title baseline
 TEXT_GAP = 15  # from the arrow line to the protocol text baseline
 ROW_PAD = 10
 MAX_LABEL = 70  # characters that fit between the lifelines at 12px
+NARROW_WIDTH = 400
+NARROW_CLIENT_X = 64
+NARROW_SERVER_X = 336
+NARROW_LABEL = 50  # characters that fit across the narrow diagram at 12px
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,10 @@ class Row:
     x1: int
     x2: int
     label: str  # text cut to fit, with an ellipsis
+    title: str = ""  # the arrow's title as drawn (narrow: cut, with the time)
+
+    def __post_init__(self) -> None:
+        self.title = self.title or self.arrow.title
 
 
 @dataclass(slots=True)
@@ -70,11 +81,17 @@ class Band:
 
 @dataclass(slots=True)
 class Layout:
+    """Coordinates of one ladder; the narrow one puts each band's label above its first row."""
+
     width: int
     height: int
     client_x: int
     server_x: int
     time_x: int
+    box_half: int = 74  # half the width of the Client/Server boxes at the top
+    endpoint_chars: int = 22
+    time_column: bool = True  # else the time follows each step title
+    kind: str = "wide"
     rows: list[Row] = field(default_factory=list)
     bands: list[Band] = field(default_factory=list)
 
@@ -148,20 +165,31 @@ def arrows(session: Session) -> list[Arrow]:
     return result
 
 
-def layout(session: Session) -> Layout:
-    result = Layout(width=WIDTH, height=0, client_x=CLIENT_X, server_x=SERVER_X, time_x=TIME_X)
+def layout(session: Session, narrow: bool = False) -> Layout:
+    if narrow:
+        result = Layout(NARROW_WIDTH, 0, NARROW_CLIENT_X, NARROW_SERVER_X, 0, 60, 16, False, "narrow")
+    else:
+        result = Layout(width=WIDTH, height=0, client_x=CLIENT_X, server_x=SERVER_X, time_x=TIME_X)
+    limit = NARROW_LABEL if narrow else MAX_LABEL
     y = HEAD_HEIGHT + 8
     band: Band | None = None
     for arrow in arrows(session):
         top = y
+        if narrow and arrow.inside_tls and band is None:
+            y += 14  # room for the band's label above the first row inside TLS
         title_y = y + TITLE_GAP if arrow.title else y
         line_y = title_y + (9 if arrow.title else 12)
         text_y = line_y + TEXT_GAP if arrow.text else line_y
         y = text_y + ROW_PAD
-        x1, x2 = (CLIENT_X, SERVER_X) if arrow.direction != S2C else (SERVER_X, CLIENT_X)
+        x1, x2 = (result.client_x, result.server_x)
+        if arrow.direction == S2C:
+            x1, x2 = x2, x1
         more = f" (+{arrow.more} more)" if arrow.more else ""
-        label = cut(arrow.text, MAX_LABEL - len(more)) + more if arrow.text else ""
-        result.rows.append(Row(arrow, title_y, line_y, text_y, x1, x2, label))
+        label = cut(arrow.text, limit - len(more)) + more if arrow.text else ""
+        row = Row(arrow, title_y, line_y, text_y, x1, x2, label)
+        if narrow and arrow.title:
+            row.title = cut(arrow.title, limit - 12) + f" · {offset(arrow.time)}"
+        result.rows.append(row)
         if arrow.inside_tls:
             if band is None:
                 band = Band(top, 0)
