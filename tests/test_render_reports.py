@@ -242,3 +242,44 @@ def test_multi_session_page_opens_with_an_index_of_sessions_and_findings() -> No
             assert doc.get_element_by_id(a.get("href")[1:]) is not None  # every link lands
     single, _ = report_of("examples/plain.pcapng")
     assert lxml_html.fromstring(rendered("html", single)).xpath("//nav[@class='sessions']") == []
+
+
+def test_terminal_renders_500_sessions_about_as_fast_as_json(tmp_path: Path) -> None:
+    import sys
+    import time
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import make_capture
+
+    capture = tmp_path / "500.pcapng"
+    make_capture.write_capture(EXAMPLES / "plain.pcapng", 500, capture)
+    report, sessions = explained(str(capture))
+    assert len(sessions) == 500
+
+    def best(fmt: str) -> tuple[float, str]:
+        times, text = [], ""
+        for _ in range(3):
+            out = io.StringIO()
+            started = time.perf_counter()
+            render.by_name(fmt)(dataclasses.replace(report, sessions=iter(sessions)), out, RenderOptions())
+            times.append(time.perf_counter() - started)
+            text = out.getvalue()
+        return min(times), text
+
+    json_time, _ = best("json")
+    terminal_time, text = best("terminal")
+    assert terminal_time <= 1.2 * json_time, f"terminal {terminal_time:.3f} s, json {json_time:.3f} s"
+    table = text[text.index("Summary: 500 session(s)") :].splitlines()
+    assert len(table) == 2 + 500  # title, header, one line per session
+    assert text.count("Each RCPT TO names one envelope recipient") == 1
+
+
+def test_certificate_name_is_shown_in_every_format() -> None:
+    capture, keylog = DATA / "tls12.pcapng", DATA / "tls12.keylog"
+    report, sessions = explained(str(capture), keylog=str(keylog))
+    (session,) = sessions
+    assert session.tls is not None and session.tls.certificate
+    subject = session.tls.certificate["subject"]
+    for fmt in ("terminal", "markdown", "html", "json", "csv"):
+        text = rendered(fmt, dataclasses.replace(report, sessions=list(sessions)))
+        assert subject in " ".join(text.split()), fmt

@@ -46,6 +46,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("x_originating_ip", "x_originating_ip"),
     ("last_reply", "last_reply"),
     ("tls", "tls"),
+    ("tls_version", "tls_version"),
+    ("certificate", "certificate"),
     ("frames", "frames"),
 )
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")

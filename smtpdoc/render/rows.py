@@ -121,4 +121,8 @@ def transaction_rows(session: Session) -> Iterator[dict[str, Any]]:
         row["method"] = tr.method
         row["message_size"] = tr.message.size if tr.message is not None else None
         row["frames"] = tr.frames
+        tls = session.tls
+        chosen = (tls.server_hello or {}) if tls is not None else {}
+        row["tls_version"] = chosen.get("version_name") if tr.tls else None
+        row["certificate"] = (tls.certificate or {}).get("subject") if tls is not None and tr.tls else None
         yield row

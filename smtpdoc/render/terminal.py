@@ -250,8 +250,9 @@ def _extensions(w: _Writer, extensions: list[Extension] | None) -> None:
         w.para(f"Extensions: {bounded(names, TEXT_BOUND)}", 6)
         return
     known = [e for e in extensions if e.keyword.upper() in w.extensions]
+    seen = {e.keyword.upper() for e in known}
     for ext in extensions:
-        if ext in known:
+        if ext.keyword.upper() in seen:
             continue
         w.extensions.add(ext.keyword.upper())
         text = f"• {printable(ext.keyword)}" + (f" — {printable(ext.human)}" if ext.human else "")
