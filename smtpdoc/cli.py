@@ -22,19 +22,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from itertools import chain
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from smtpdoc import __version__, render
 from smtpdoc.errors import (
     EXIT_BROKEN_PIPE,
-    EXIT_CUT_SHORT,
-    EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -44,8 +40,6 @@ from smtpdoc.errors import (
 from smtpdoc.render import SEVERITIES, RenderOptions
 
 if TYPE_CHECKING:
-    from smtpdoc.explain import Settings
-    from smtpdoc.model import Report, Session
     from smtpdoc.progress import CaptureProgress
     from smtpdoc.tshark import Tshark
 
@@ -128,93 +122,6 @@ def choose_format(fmt: str | None, output: str | None) -> str:
     return found
 
 
-@dataclass
-class Job:
-    """What to do with each capture: how to explain it, how and where to render it."""
-
-    fmt: str
-    options: RenderOptions
-    output: Path | None = None
-    min_severity: str | None = None
-    fail_on: str | None = None
-    quiet: bool = False
-
-
-@dataclass
-class _Seen:
-    """What the sessions held, gathered while the renderer consumes them."""
-
-    sessions: int = 0
-    tls: int = 0
-    decrypted: int = 0
-    severities: set[str] = field(default_factory=set)
-
-
-def _rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-
-
-def _watch(sessions: Iterator[Session], report: Report, job: Job, seen: _Seen) -> Iterator[Session]:
-    floor = _rank(job.min_severity) if job.min_severity else len(SEVERITIES)
-    for session in sessions:
-        seen.sessions += 1
-        if session.tls is not None:
-            seen.tls += 1
-            seen.decrypted += session.tls.decrypted
-        if job.min_severity:
-            session.findings = [f for f in session.findings if _rank(f.severity) <= floor]
-        seen.severities.update(f.severity for f in session.findings)
-        yield session
-    if job.min_severity:
-        report.findings[:] = [f for f in report.findings if _rank(f.severity) <= floor]
-    seen.severities.update(f.severity for f in report.findings)
-
-
-def explain_one(capture: str, tshark: Tshark, settings: Settings, job: Job, out: TextIO | None) -> int:
-    """Explain one capture into `job.output` (atomically) or `out`; the exit code it deserves.
-
-    Raises SmtpdocError for what stops the capture being explained; nothing has been
-    written by then when the capture itself is the problem (the first session, or the
-    end of tshark's output, is awaited before the renderer starts).
-    """
-    from smtpdoc.explain import explain_capture
-
-    bar = _progress(capture, tshark.path, job.quiet, to_stdout=job.output is None)
-    settings.progress = bar
-    seen = _Seen()
-    with bar if bar is not None else contextlib.nullcontext():
-        report, outcome = explain_capture(capture, tshark, settings)
-        sessions = iter(report.sessions)
-        first = next(sessions, None)  # tshark's complaint about the file surfaces here
-        if first is None and settings.stream is not None:
-            from smtpdoc.preflight import stream_exists
-
-            if not stream_exists(capture, tshark, settings.stream):
-                raise UsageProblem(f"'{capture}' has no TCP stream {settings.stream} (--stream counts from 0).")
-        head = [first] if first is not None else []
-        report.sessions = _watch(chain(head, sessions), report, job, seen)
-        renderer = render.by_name(job.fmt)
-        if job.output is not None:
-            from smtpdoc.outfile import atomic_text
-
-            with atomic_text(job.output) as handle:
-                renderer(report, handle, job.options)
-        else:
-            assert out is not None
-            renderer(report, out, job.options)
-            out.flush()
-    if outcome.warning:
-        click.echo(f"smtpdoc: {outcome.warning}", err=True)
-    if settings.keylog and seen.decrypted == 0:
-        why = "no TLS session in the capture" if seen.tls == 0 else f"none of its {seen.tls} TLS session(s) matched"
-        click.echo(f"smtpdoc: warning: the key log '{settings.keylog}' decrypted nothing ({why}).", err=True)
-    if outcome.cut_short:
-        return EXIT_CUT_SHORT
-    if job.fail_on and any(_rank(s) <= _rank(job.fail_on) for s in seen.severities):
-        return EXIT_FINDINGS
-    return EXIT_OK
-
-
 @main.command(epilog=EXAMPLES)
 @click.argument("capture", type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option(
@@ -280,15 +187,25 @@ def explain(
     options = RenderOptions(
         colour=use_colour, show_secrets=show_secrets, brief=brief, summary_only=summary, findings_only=findings_only
     )
-    job = Job(fmt, options, target, min_severity=min_severity, fail_on=fail_on, quiet=quiet)
+    from smtpdoc.job import Job
+
+    job = Job(fmt, options, target, min_severity=min_severity, fail_on=fail_on)
     if show_secrets:
         click.echo("smtpdoc: warning: --show-secrets prints AUTH credentials in clear text.", err=True)
 
     def work() -> int:
         from smtpdoc.explain import Settings
+        from smtpdoc.job import explain_one
 
         settings = Settings(reveal_secrets=show_secrets, stream=stream, keylog=keylog, decode_as=decode_as)
-        return explain_one(capture, _tshark(tshark_path), settings, job, sys.stdout)
+        tshark = _tshark(tshark_path)
+        bar = _progress(capture, tshark.path, quiet, to_stdout=target is None)
+        settings.progress = bar
+        with bar if bar is not None else contextlib.nullcontext():
+            done = explain_one(capture, tshark, settings, job, sys.stdout)
+        for warning in done.warnings:
+            click.echo(f"smtpdoc: {warning}", err=True)
+        return done.code
 
     sys.exit(_guarded(capture, work))
 

@@ -23,7 +23,7 @@ from typing import TextIO
 
 import click
 
-from smtpdoc.model import Extension, Finding, Report, Session, Step
+from smtpdoc.model import Extension, Finding, Report, Session, Step, Transaction
 from smtpdoc.render import RenderOptions, register
 from smtpdoc.render.common import bounded, frame_ranges, printable, severity_counts, tls_label
 
@@ -93,7 +93,8 @@ def render(report: Report, out: TextIO, options: RenderOptions) -> None:
     w = _Writer(out, options)
     if not options.summary_only:
         w.line(w.style(f"smtpdoc — {printable(report.capture)}", bold=True))
-        w.line(w.style(f"Step 0. {report.filter_title}", bold=True))
+        if not options.findings_only:
+            w.line(w.style(f"Step 0. {report.filter_title}", bold=True))
         if not options.brief and not options.findings_only:
             w.para(report.filter_explanation, 3, dim=True)
     quiet_sessions = 0
@@ -115,8 +116,9 @@ def render(report: Report, out: TextIO, options: RenderOptions) -> None:
     if report.findings and not options.summary_only:
         w.line()
         _findings(w, report.findings, indent=0)
-    if not w.rows and not report.findings:
+    if not w.rows and (options.summary_only or not report.findings):
         w.line("No SMTP session found.")
+        return
     if options.findings_only and quiet_sessions:
         w.line()
         w.line(f"{quiet_sessions} session(s) without findings{' at that severity' if w.rows else ''}.")
@@ -264,10 +266,7 @@ def _extensions(w: _Writer, extensions: list[Extension] | None) -> None:
         w.para(f"• also {names} (explained above)", 8)
 
 
-def _transaction_text(n: int, tr: object) -> str:
-    from smtpdoc.model import Transaction
-
-    assert isinstance(tr, Transaction)
+def _transaction_text(n: int, tr: Transaction) -> str:
     shown = tr.recipients[:RECIPIENTS_SHOWN]
     parts = [f"{bounded(printable(r.address), VALUE_BOUND)} ({r.code if r.code is not None else '?'})" for r in shown]
     rest = tr.recipients[RECIPIENTS_SHOWN:]
