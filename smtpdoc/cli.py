@@ -77,6 +77,9 @@ class _Cli(click.Group):
         try:
             code = super().main(*args, **kwargs)  # type: ignore[call-overload]
         except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `smtpdoc` alone: the help, as click prints it
+                exc.show()
+                sys.exit(exc.exit_code)
             command = exc.ctx.command_path if exc.ctx is not None else "smtpdoc"
             click.echo(f"smtpdoc: {exc.format_message()} ('{command} --help' lists the options.)", err=True)
             sys.exit(exc.exit_code)
