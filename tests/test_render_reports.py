@@ -245,6 +245,7 @@ def test_multi_session_page_opens_with_an_index_of_sessions_and_findings() -> No
 
 
 def test_terminal_renders_500_sessions_about_as_fast_as_json(tmp_path: Path) -> None:
+    import gc
     import sys
     import time
 
@@ -256,18 +257,24 @@ def test_terminal_renders_500_sessions_about_as_fast_as_json(tmp_path: Path) -> 
     report, sessions = explained(str(capture))
     assert len(sessions) == 500
 
-    def best(fmt: str) -> tuple[float, str]:
-        times, text = [], ""
-        for _ in range(3):
-            out = io.StringIO()
-            started = time.perf_counter()
-            render.by_name(fmt)(dataclasses.replace(report, sessions=iter(sessions)), out, RenderOptions())
-            times.append(time.perf_counter() - started)
-            text = out.getvalue()
-        return min(times), text
+    def once(fmt: str) -> tuple[float, str]:
+        out = io.StringIO()
+        started = time.perf_counter()
+        render.by_name(fmt)(dataclasses.replace(report, sessions=iter(sessions)), out, RenderOptions())
+        return time.perf_counter() - started, out.getvalue()
 
-    json_time, _ = best("json")
-    terminal_time, text = best("terminal")
+    times: dict[str, list[float]] = {"json": [], "terminal": []}
+    texts: dict[str, str] = {}
+    gc.disable()  # the machine is shared: alternate the two, keep each one's best of five
+    try:
+        for _ in range(5):
+            for fmt in times:
+                took, texts[fmt] = once(fmt)
+                times[fmt].append(took)
+    finally:
+        gc.enable()
+    text = texts["terminal"]
+    json_time, terminal_time = min(times["json"]), min(times["terminal"])
     assert terminal_time <= 1.2 * json_time, f"terminal {terminal_time:.3f} s, json {json_time:.3f} s"
     table = text[text.index("Summary: 500 session(s)") :].splitlines()
     assert len(table) == 2 + 500  # title, header, one line per session

@@ -35,6 +35,11 @@ def printable(value: object) -> str:
     return _CONTROL.sub(_escape, text)
 
 
+LINE_BOUND = 160  # characters of one protocol line shown in a report
+TEXT_BOUND = 300  # characters of a summary, note or finding detail
+VALUE_BOUND = 80  # characters of an address or header value in a list
+
+
 def bounded(text: str, limit: int) -> str:
     """`text` cut to about `limit` characters, saying how long it really was."""
     if len(text) <= limit:

@@ -24,7 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
 from smtpdoc.model import Finding, Report, Session, Step
 from smtpdoc.render import RenderOptions, register
-from smtpdoc.render.common import frame_ranges, printable, tls_label
+from smtpdoc.render.common import LINE_BOUND, TEXT_BOUND, bounded, frame_ranges, printable, tls_label
 from smtpdoc.render.ladder import cut, extension_rows, layout, offset, session_facts, tls_rows, transaction_rows
 
 _SPOOL = 8 * 1024 * 1024  # bytes of session sections kept in memory before the spool goes to disk
@@ -55,6 +55,7 @@ def _templates() -> dict[str, Template]:
         keep_trailing_newline=True,
     )
     env.filters["p"] = printable
+    env.filters["bounded"] = bounded
     env.globals.update(
         cut=cut,
         frames=frame_ranges,
@@ -65,6 +66,8 @@ def _templates() -> dict[str, Template]:
         extension_rows=extension_rows,
         transaction_rows=transaction_rows,
         step_findings=step_findings,
+        LINE_BOUND=LINE_BOUND,
+        TEXT_BOUND=TEXT_BOUND,
     )
     names = ("page_head", "session", "index", "page_tail")
     return {name: env.get_template(f"{name}.html.j2") for name in names}

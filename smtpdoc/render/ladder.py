@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from smtpdoc.model import Extension, Session, Step, TlsSummary, Transaction
-from smtpdoc.render.common import printable
+from smtpdoc.render.common import TEXT_BOUND, bounded, printable
 
 C2S = "c2s"
 S2C = "s2c"
@@ -284,7 +284,7 @@ def transaction_rows(transactions: list[Transaction]) -> list[tuple[str, ...]]:
             message += f", {tr.message.size} bytes"
             subject = tr.message.headers.get("subject")
             if subject:
-                message += f", subject “{subject}”"
+                message += f", subject “{bounded(printable(subject), TEXT_BOUND)}”"
             if tr.message.attachments:
                 message += ", attachments " + ", ".join(a.get("name", "?") for a in tr.message.attachments)
         rows.append((str(n), tr.mail_from or "<>", to, message, tr.last_reply or "-", "yes" if tr.tls else "no"))

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from smtpdoc.model import Finding, Report, Session, Step
 from smtpdoc.render import RenderOptions, register
-from smtpdoc.render.common import frame_ranges, printable
+from smtpdoc.render.common import LINE_BOUND, TEXT_BOUND, bounded, frame_ranges, printable
 from smtpdoc.render.ladder import (
     BOTH,
     C2S,
@@ -154,9 +154,9 @@ def _step(out: TextIO, position: int, step: Step) -> None:
     where = " · inside TLS" if step.inside_tls else ""
     out.write(f"#### {position}. {md(step.title)}\n\n")
     out.write(f"*{offset(step.time)} · frames {frame_ranges(step.frames)}{where}*\n\n")
-    out.write(f"{para(step.summary)}\n\n")
+    out.write(f"{para(bounded(printable(step.summary), TEXT_BOUND))}\n\n")
     if step.lines:
-        out.write(fence(step.lines) + "\n\n")
+        out.write(fence([bounded(printable(line), LINE_BOUND) for line in step.lines]) + "\n\n")
     if step.reply is not None and step.reply.meaning:
         out.write(f"Reply {step.reply.code}: {md(step.reply.meaning)}\n\n")
     out.write(f"> {md(step.explanation)} ({md(step.rfc)})\n\n")

@@ -25,12 +25,18 @@ import click
 
 from smtpdoc.model import Extension, Finding, Report, Session, Step, Transaction
 from smtpdoc.render import RenderOptions, register
-from smtpdoc.render.common import bounded, frame_ranges, printable, severity_counts, tls_label
+from smtpdoc.render.common import (
+    LINE_BOUND,
+    TEXT_BOUND,
+    VALUE_BOUND,
+    bounded,
+    frame_ranges,
+    printable,
+    severity_counts,
+    tls_label,
+)
 
 _SEVERITY_STYLE = {"critical": ("red", True), "warning": ("yellow", False), "notice": ("cyan", False)}
-LINE_BOUND = 160  # characters of one protocol line
-TEXT_BOUND = 300  # characters of a summary, note or finding detail
-VALUE_BOUND = 80  # characters of an address or header value in a transaction line
 RUN_SHOWN = 3  # steps shown of a run of one kind before the rest is counted
 RUN_MIN = 6  # a run is counted only from this length on
 RECIPIENTS_SHOWN = 5
