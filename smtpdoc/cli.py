@@ -186,6 +186,9 @@ def explain(
             raise click.UsageError(str(exc)) from None
     if summary and findings_only:
         raise click.UsageError("--summary and --findings-only each choose what to print; give one of them.")
+    if (summary or findings_only) and fmt != "terminal":
+        flag = "--summary" if summary else "--findings-only"
+        raise click.UsageError(f"{flag} shapes the terminal output; --format {fmt} writes every session in full.")
     use_colour = target is None and colour_wanted(colour, dict(os.environ), sys.stdout.isatty())
     options = RenderOptions(
         colour=use_colour, show_secrets=show_secrets, brief=brief, summary_only=summary, findings_only=findings_only

@@ -206,19 +206,26 @@ def test_broken_pipe_exits_quietly_with_141() -> None:
 
 
 def test_ctrl_c_exits_130_and_leaves_no_partial_file(tmp_path: Path) -> None:
-    out = tmp_path / "out.json"
+    sys.path.insert(0, str(EXAMPLES.parent / "bench"))
+    import make_capture
+
+    capture = tmp_path / "busy.pcapng"  # 400 sessions: tshark reads for seconds after the first one
+    make_capture.write_capture(EXAMPLES / "starttls.pcapng", 400, capture)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    out = reports / "out.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "smtpdoc", "explain", str(MANY), "-o", str(out)],
+        [sys.executable, "-m", "smtpdoc", "explain", str(capture), "-o", str(out)],
         stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 60
-    while not list(tmp_path.iterdir()) and time.monotonic() < deadline and proc.poll() is None:
+    while not list(reports.iterdir()) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.01)  # the temporary file appears once tshark has sent the first session
-    assert proc.poll() is None, "finished before it could be interrupted"
+    assert list(reports.iterdir()) and proc.poll() is None, "finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
-    assert list(tmp_path.iterdir()) == []
+    assert list(reports.iterdir()) == []
     assert proc.stderr is not None and "interrupted" in proc.stderr.read()
 
 
