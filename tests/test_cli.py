@@ -192,9 +192,20 @@ def test_keylog_that_decrypts_nothing_is_named_in_a_warning() -> None:
     assert "decrypted nothing" not in done.stderr
 
 
-def test_broken_pipe_exits_quietly_with_141() -> None:
+@pytest.fixture(scope="module")
+def busy_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """400 STARTTLS sessions: tshark reads for seconds after the first one, and the report is long."""
+    sys.path.insert(0, str(EXAMPLES.parent / "bench"))
+    import make_capture
+
+    capture = tmp_path_factory.mktemp("busy") / "busy.pcapng"
+    make_capture.write_capture(EXAMPLES / "starttls.pcapng", 400, capture)
+    return capture
+
+
+def test_broken_pipe_exits_quietly_with_141(busy_capture: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "smtpdoc", "explain", str(MANY)],
+        [sys.executable, "-m", "smtpdoc", "explain", str(busy_capture)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -205,12 +216,8 @@ def test_broken_pipe_exits_quietly_with_141() -> None:
     assert proc.stderr.read() == b""
 
 
-def test_ctrl_c_exits_130_and_leaves_no_partial_file(tmp_path: Path) -> None:
-    sys.path.insert(0, str(EXAMPLES.parent / "bench"))
-    import make_capture
-
-    capture = tmp_path / "busy.pcapng"  # 400 sessions: tshark reads for seconds after the first one
-    make_capture.write_capture(EXAMPLES / "starttls.pcapng", 400, capture)
+def test_ctrl_c_exits_130_and_leaves_no_partial_file(busy_capture: Path, tmp_path: Path) -> None:
+    capture = busy_capture
     reports = tmp_path / "reports"
     reports.mkdir()
     out = reports / "out.json"
