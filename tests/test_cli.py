@@ -143,6 +143,11 @@ def test_not_a_capture_prints_no_report_and_writes_no_file(tmp_path: Path) -> No
     done = run_cli("explain", str(notes), "-o", str(tmp_path / "x.html"))
     assert done.returncode == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text("yesterday's report\n")
+    assert run_cli("explain", str(notes), "-o", str(earlier)).returncode == 4
+    assert earlier.read_text() == "yesterday's report\n"  # a failed run leaves the old report as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier.json", "notes.txt"]
 
 
 def test_output_into_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:

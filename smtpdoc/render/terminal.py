@@ -127,7 +127,7 @@ def render(report: Report, out: TextIO, options: RenderOptions) -> None:
         return
     if options.findings_only and quiet_sessions:
         w.line()
-        w.line(f"{quiet_sessions} session(s) without findings{' at that severity' if w.rows else ''}.")
+        w.line(f"{quiet_sessions} of {len(w.rows)} session(s) without findings to show.")
     if options.summary_only or (len(w.rows) > 1 and not options.findings_only):
         _table(w)
 
