@@ -31,6 +31,7 @@ import click
 from smtpdoc import __version__, render
 from smtpdoc.errors import (
     EXIT_BROKEN_PIPE,
+    EXIT_CUT_SHORT,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
