@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -38,6 +39,8 @@ Examples:
   smtpdoc explain examples/starttls.pcapng
   smtpdoc explain capture.pcapng --format json -o report.json
   smtpdoc explain capture.pcapng --stream 3 --keylog keys.txt
+  smtpdoc explain archive/ a.pcap b.pcapng --jobs 2 --format jsonl
+  tcpdump -i eth0 -w - 'tcp port 25' | smtpdoc explain -
 """
 
 
@@ -53,11 +56,11 @@ def main() -> None:
 
 
 @main.command(epilog=EXAMPLES)
-@click.argument("capture", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.argument("captures", nargs=-1, required=True, type=click.Path(exists=True, readable=True, allow_dash=True))
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["terminal", "json", "markdown", "html"]),
+    type=click.Choice(["terminal", "json", "jsonl", "markdown", "html"]),
     default=None,
     help="Output format (default: from -o's extension, else terminal).",
 )
@@ -72,8 +75,10 @@ def main() -> None:
 @click.option("--tshark", "tshark_path", envvar="SMTPDOC_TSHARK", help="Path of the tshark binary.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar on stderr.")
 @click.option("--brief", is_flag=True, help="Terminal output without the teaching text (steps, lines, findings).")
+@click.option("--jobs", type=click.IntRange(min=1), help="Captures explained at once (default: the number of cores).")
+@click.option("--dask", metavar="ADDRESS", help="Send the captures to a Dask cluster: tcp://HOST:8786, or 'local'.")
 def explain(
-    capture: str,
+    captures: tuple[str, ...],
     fmt: str | None,
     output: str | None,
     stream: int | None,
@@ -84,8 +89,16 @@ def explain(
     tshark_path: str | None,
     quiet: bool,
     brief: bool,
+    jobs: int | None,
+    dask: str | None,
 ) -> None:
-    """Explain every SMTP session in CAPTURE (pcap or pcapng), step by step."""
+    """Explain every SMTP session in each CAPTURE (pcap or pcapng; a folder: the captures in it; -: stdin)."""
+    if len(captures) > 1 or captures[0] == "-" or Path(captures[0]).is_dir() or jobs or dask:
+        options = RenderOptions(show_secrets=show_secrets, brief=brief)
+        settings = Settings(reveal_secrets=show_secrets, stream=stream, keylog=keylog, decode_as=decode_as)
+        _explain_many(captures, fmt, output, settings, options, colour, tshark_path, jobs, dask)
+        return
+    capture = captures[0]
     if fmt is None and output:
         fmt = render.format_for_suffix(Path(output).suffix) or "terminal"
     fmt = fmt or "terminal"
@@ -126,6 +139,68 @@ def explain(
         click.echo(f"smtpdoc: {outcome.warning}", err=True)
     if outcome.cut_short:
         sys.exit(EXIT_CUT_SHORT)
+
+
+_BETWEEN_CAPTURES = {"json": ",\n", "terminal": "\n", "markdown": "\n"}
+
+
+def _explain_many(
+    captures: tuple[str, ...],
+    fmt: str | None,
+    output: str | None,
+    settings: Settings,
+    options: RenderOptions,
+    colour: bool | None,
+    tshark_path: str | None,
+    jobs: int | None,
+    dask: str | None,
+) -> None:
+    """Several captures (or a folder, or stdin): explained by a process pool or a Dask cluster, in input order."""
+    from smtpdoc import batch
+    from smtpdoc.render.captures import render_captures
+
+    if fmt is None and output:
+        fmt = render.format_for_suffix(Path(output).suffix) or "terminal"
+    fmt = fmt or "terminal"
+    if fmt == "html" and (len(captures) > 1 or Path(captures[0]).is_dir()):
+        raise click.UsageError("--format html writes one page per capture; give one capture, or use json, jsonl.")
+    use_colour = not output and (sys.stdout.isatty() if colour is None else colour)
+    options = replace(options, colour=use_colour)
+    backend = batch.Backend(dask=dask) if jobs is None else batch.Backend(jobs=jobs, dask=dask)
+    results: list[batch.CaptureResult] = []
+    temporary = f"{output}.partial-{os.getpid()}" if output else None
+    try:
+        with batch.spooled(captures) as inputs:
+            job = batch.Job(settings, fmt, options, tshark=find_tshark(tshark_path), tshark_path=tshark_path)
+            with open(temporary, "w", encoding="utf-8") if temporary else contextlib.nullcontext(sys.stdout) as out:
+                out.write("[\n" if fmt == "json" else "")
+                for result in batch.run(inputs, job, backend):
+                    if result.error or result.warning:
+                        click.echo(f"smtpdoc: {result.error or result.warning}", err=True)
+                    if result.text:
+                        if any(r.text for r in results):
+                            out.write(_BETWEEN_CAPTURES.get(fmt, ""))
+                        out.write(result.text)
+                        out.flush()
+                    results.append(result)
+                out.write("]\n" if fmt == "json" else "")
+                if fmt == "terminal":
+                    render_captures([r.summary for r in results], out, options)
+        if temporary and output:
+            os.replace(temporary, output)
+    except SmtpdocError as exc:
+        _fail(exc)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except KeyboardInterrupt:
+        click.echo(f"smtpdoc: interrupted after {len(results)} of the captures", err=True)
+        sys.exit(130)
+    finally:
+        if temporary:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+    sys.exit(batch.exit_code_of(results))
 
 
 # -- progress and annotate -------------------------------------------------------------------

@@ -41,6 +41,7 @@ def _load() -> None:
     # Importing the modules registers them.
     from smtpdoc.render import html as _html  # noqa: F401
     from smtpdoc.render import json as _json  # noqa: F401
+    from smtpdoc.render import jsonl as _jsonl  # noqa: F401
     from smtpdoc.render import markdown as _markdown  # noqa: F401
     from smtpdoc.render import terminal as _terminal  # noqa: F401
 
