@@ -1,0 +1,149 @@
+"""Many captures at once: folders, stdin, a bad file among good ones, a process pool and a Dask LocalCluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from smtpdoc.batch import InputProblem, expand_inputs
+
+from conftest import DATA, EXAMPLES, ROOT, run_cli
+
+SCHEMA = json.loads((ROOT / "docs" / "json-schema.json").read_text())
+CAPTURES_IN_DATA = sorted(str(p) for p in DATA.iterdir() if p.suffix == ".pcapng")
+
+
+def _lines(stdout: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def _steps(session: dict[str, object]) -> list[str]:
+    return [step["name"] for step in session["steps"]]  # type: ignore[attr-defined, index]
+
+
+def test_a_folder_gives_its_captures_in_order_and_skips_other_files(tmp_path: Path) -> None:
+    done = run_cli("explain", str(DATA), "--format", "jsonl", "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    lines = _lines(done.stdout)
+    captures = list(dict.fromkeys(str(line["capture"]) for line in lines))
+    # every pcapng of tests/data, sorted; README.md and the .keylog files are not captures
+    assert captures == CAPTURES_IN_DATA
+    by_capture = {c: [line for line in lines if line["capture"] == c] for c in captures}
+    assert len(by_capture[str(DATA / "tls-resumed.pcapng")]) == 2
+    assert [line["index"] for line in by_capture[str(DATA / "not-smtp-on-25.pcapng")]] == [1, 2]
+    (tls12,) = by_capture[str(DATA / "tls12.pcapng")]
+    assert _steps(tls12)[:7] == [
+        "tcp_handshake", "greeting", "ehlo", "ehlo_reply", "starttls", "starttls_reply", "tls_handshake",
+    ]  # fmt: skip
+    assert all(line["schema"] == "smtpdoc/1" for line in lines)
+
+
+def test_jsonl_line_is_the_json_session_with_its_capture() -> None:
+    capture = str(DATA / "errors.pcapng")
+    single = json.loads(run_cli("explain", capture, "--format", "json").stdout)
+    (line,) = _lines(run_cli("explain", capture, "--format", "jsonl").stdout)
+    assert line.pop("capture") == capture and line.pop("schema") == "smtpdoc/1"
+    assert line == single["sessions"][0]
+    jsonschema.validate({**single, "sessions": [line]}, SCHEMA)
+
+
+def test_stdin_is_spooled_and_explained_like_the_file() -> None:
+    capture = EXAMPLES / "starttls.pcapng"
+    with capture.open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "smtpdoc", "explain", "-", "--format", "json"],
+            stdin=stdin, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (report,) = json.loads(done.stdout)  # several inputs: a JSON array of reports
+    jsonschema.validate(report, SCHEMA)
+    assert report["capture"] == "stdin"
+    from_file = json.loads(run_cli("explain", str(capture), "--format", "json").stdout)
+    assert report["sessions"] == from_file["sessions"]
+
+
+def test_stdin_and_keylog_decrypt_the_inner_steps() -> None:
+    capture, keylog = DATA / "tls12.pcapng", DATA / "tls12.keylog"
+    with capture.open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "smtpdoc", "explain", "-", "--keylog", str(keylog), "--format", "jsonl"],
+            stdin=stdin, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (session,) = _lines(done.stdout)
+    inner = [step["name"] for step in session["steps"] if step["inside_tls"]]  # type: ignore[attr-defined]
+    assert inner[:2] == ["ehlo", "ehlo_reply"] and "mail_from" in inner
+
+
+def test_one_bad_file_is_reported_and_the_others_explained(tmp_path: Path) -> None:
+    bad = tmp_path / "garbage.pcap"
+    bad.write_bytes(b"this is not a capture\n" * 10)
+    good = [str(EXAMPLES / "plain.pcapng"), str(DATA / "bdat.pcapng")]
+    done = run_cli("explain", good[0], str(bad), good[1], "--jobs", "2", "--brief", "--no-color")
+    assert done.returncode == 4  # not a capture, as for one file
+    assert "Traceback" not in done.stderr
+    (error,) = done.stderr.splitlines()
+    assert error.startswith(f"smtpdoc: cannot read '{bad}'") and "isn't a capture file" in error
+    first, second = done.stdout.index(f"smtpdoc — {good[0]}"), done.stdout.index(f"smtpdoc — {good[1]}")
+    assert first < second
+    table = done.stdout[done.stdout.index("3 captures") :].splitlines()
+    assert table[1].split()[:2] == ["capture", "sessions"]
+    assert table[3].startswith(good[0]) and table[3].endswith("explained")
+    assert table[4].startswith(str(bad)) and table[4].endswith("failed")
+    assert table[-1].split()[:2] == ["total", "2"] and table[-1].endswith("2 explained, 1 failed")
+
+
+def test_results_keep_the_order_of_the_arguments() -> None:
+    names = [str(DATA / n) for n in ("tls12.pcapng", "bdat.pcapng", "auth-xoauth2.pcapng", "errors.pcapng")]
+    for order in (names, names[::-1]):
+        done = run_cli("explain", *order, "--format", "jsonl", "--jobs", "2")
+        assert done.returncode == 0, done.stderr
+        assert [line["capture"] for line in _lines(done.stdout)] == order
+
+
+def test_output_file_is_written_whole_and_no_temporary_is_left(tmp_path: Path) -> None:
+    out = tmp_path / "all.json"
+    done = run_cli("explain", str(DATA / "bdat.pcapng"), str(DATA / "pipelining.pcapng"), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    reports = json.loads(out.read_text())
+    assert [r["capture"] for r in reports] == [str(DATA / "bdat.pcapng"), str(DATA / "pipelining.pcapng")]
+    assert [len(r["sessions"]) for r in reports] == [1, 1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.json"]
+
+
+def test_html_takes_one_capture() -> None:
+    done = run_cli("explain", str(DATA / "bdat.pcapng"), str(DATA / "errors.pcapng"), "--format", "html")
+    assert done.returncode == 2 and "one page per capture" in done.stderr
+
+
+def test_empty_folder_and_twice_stdin_are_input_problems(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a capture")
+    with pytest.raises(InputProblem, match="holds no capture"):
+        expand_inputs([str(tmp_path)])
+    with pytest.raises(InputProblem, match="given twice"):
+        expand_inputs(["-", "-"])
+    done = run_cli("explain", str(tmp_path))
+    assert done.returncode == 2 and "holds no capture" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_dask_local_cluster_of_two_workers_gives_what_the_pool_gives() -> None:
+    pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install -e '.[cluster,test]'")
+    names = [str(DATA / n) for n in ("tls12.pcapng", "starttls-refused.pcapng", "auth-failed-535.pcapng")]
+    pool = run_cli("explain", *names, "--format", "jsonl", "--jobs", "1")
+    cluster = run_cli("explain", *names, "--format", "jsonl", "--dask", "local", "--jobs", "2")
+    assert cluster.returncode == 0, cluster.stderr
+    assert [line["capture"] for line in _lines(cluster.stdout)] == names
+    assert _lines(cluster.stdout) == _lines(pool.stdout)
+
+
+def test_dask_scheduler_that_does_not_answer_is_one_line() -> None:
+    pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install -e '.[cluster,test]'")
+    done = run_cli("explain", str(DATA / "bdat.pcapng"), "--dask", "tcp://127.0.0.1:9")
+    assert done.returncode == 9
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("smtpdoc: cannot use the Dask cluster at 'tcp://127.0.0.1:9'")
