@@ -203,6 +203,100 @@ def _explain_many(
     sys.exit(batch.exit_code_of(results))
 
 
+WATCH_EXAMPLES = """
+\b
+Examples:
+  sudo smtpdoc watch -i eth0 -f 'tcp port 25'          # until Ctrl-C
+  sudo smtpdoc watch -i lo -f 'tcp port 587' --duration 60 --format jsonl
+  sudo smtpdoc watch -i eth0 -f 'tcp port 25' --keylog keys.txt --count 500
+\b
+Sessions are explained as they close (with --keylog: when the capture ends, decrypted).
+Ctrl-C stops the capture and explains what was seen so far.
+"""
+
+
+@main.command(epilog=WATCH_EXAMPLES)
+@click.option("-i", "--interface", required=True, help="Interface to capture on (as in tshark -D).")
+@click.option("-f", "bpf", metavar="BPF", help="Capture filter, e.g. 'tcp port 25' (tcpdump syntax).")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many packets (those -f lets through).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["terminal", "json", "jsonl", "markdown", "html"]),
+    default=None,
+    help="Output format (default: from -o's extension, else terminal).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file at the end.")
+@click.option("--keylog", type=click.Path(exists=True, dir_okay=False), help="TLS key log file for decryption.")
+@click.option(
+    "--decode-as", "decode_as", type=click.IntRange(1, 65535), multiple=True, help="Treat this TCP port as SMTP."
+)
+@click.option("--show-secrets", is_flag=True, help="Show AUTH credentials instead of [redacted].")
+@click.option("--color/--no-color", "colour", default=None, help="Colour (default: when stdout is a terminal).")
+@click.option("--tshark", "tshark_path", envvar="SMTPDOC_TSHARK", help="Path of the tshark binary.")
+@click.option("-q", "--quiet", is_flag=True, help="No 'capturing' line on stderr.")
+@click.option("--brief", is_flag=True, help="Terminal output without the teaching text (steps, lines, findings).")
+def watch(
+    interface: str,
+    bpf: str | None,
+    duration: float | None,
+    count: int | None,
+    fmt: str | None,
+    output: str | None,
+    keylog: str | None,
+    decode_as: tuple[int, ...],
+    show_secrets: bool,
+    colour: bool | None,
+    tshark_path: str | None,
+    quiet: bool,
+    brief: bool,
+) -> None:
+    """Capture live traffic on an interface with tshark and explain each SMTP session as it closes."""
+    from smtpdoc.live import LiveOptions, Watch
+
+    if duration is not None and count is not None:
+        raise click.UsageError("give --duration or --count, not both.")
+    if fmt is None and output:
+        fmt = render.format_for_suffix(Path(output).suffix) or "terminal"
+    fmt = fmt or "terminal"
+    settings = Settings(reveal_secrets=show_secrets, keylog=keylog, decode_as=decode_as)
+    live = LiveOptions(interface=interface, bpf=bpf, duration=duration, count=count)
+    until = f"for {duration:g} s" if duration else f"for {count} packets" if count else "until Ctrl-C"
+
+    def ready() -> None:
+        if not quiet:
+            what = f"'{interface}'" + (f" ({bpf})" if bpf else "")
+            click.echo(f"smtpdoc: capturing on {what} {until}.", err=True)
+
+    use_colour = not output and (sys.stdout.isatty() if colour is None else colour)
+    options = RenderOptions(colour=use_colour, show_secrets=show_secrets, brief=brief)
+    temporary = f"{output}.partial-{os.getpid()}" if output else None
+    try:
+        tshark = find_tshark(tshark_path)
+        with Watch(tshark, live, settings, on_ready=ready) as running:
+            with open(temporary, "w", encoding="utf-8") if temporary else contextlib.nullcontext(sys.stdout) as out:
+                render.by_name(fmt)(running.report, out, options)
+        if temporary and output:
+            os.replace(temporary, output)
+    except SmtpdocError as exc:
+        _fail(exc)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except KeyboardInterrupt:
+        click.echo("smtpdoc: interrupted", err=True)
+        sys.exit(130)
+    finally:
+        if temporary:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+    if running.outcome.warning:
+        click.echo(f"smtpdoc: {running.outcome.warning}", err=True)
+    if running.outcome.interrupted and not quiet:
+        click.echo(f"smtpdoc: stopped by Ctrl-C; explained the {running.outcome.sessions} session(s) seen.", err=True)
+
+
 # -- progress and annotate -------------------------------------------------------------------
 def _progress(capture: str, tshark_path: str, quiet: bool, to_stdout: bool) -> CaptureProgress | None:
     """A progress bar on stderr when it is a terminal, not --quiet, and no report shares that terminal."""
