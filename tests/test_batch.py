@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,40 @@ def test_dask_scheduler_that_does_not_answer_is_one_line() -> None:
     assert done.returncode == 9
     (line,) = done.stderr.splitlines()
     assert line.startswith("smtpdoc: cannot use the Dask cluster at 'tcp://127.0.0.1:9'")
+
+
+def test_the_three_cluster_commands_of_the_readme(tmp_path: Path) -> None:
+    """`dask scheduler`, `dask worker ADDRESS --nworkers 2 --nthreads 1`, `smtpdoc explain ... --dask ADDRESS`."""
+    pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install -e '.[cluster,test]'")
+    dask = Path(sys.executable).with_name("dask")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    log = (tmp_path / "dask.log").open("w")
+    started = [
+        subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                         stdout=log, stderr=log, cwd=tmp_path),
+    ]  # fmt: skip
+    try:
+        started.append(
+            subprocess.Popen([str(dask), "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
+                             stdout=log, stderr=log, cwd=tmp_path)
+        )  # fmt: skip
+        names = [str(DATA / "tls12.pcapng"), str(DATA / "bdat.pcapng"), str(tmp_path / "errors-copy.pcapng")]
+        Path(names[2]).write_bytes((DATA / "errors.pcapng").read_bytes())
+        done = run_cli("explain", *names, "--format", "jsonl", "--dask", address)
+        assert done.returncode == 0, done.stderr + (tmp_path / "dask.log").read_text()
+        lines = _lines(done.stdout)
+        assert [line["capture"] for line in lines] == names
+        assert lines == _lines(run_cli("explain", *names, "--format", "jsonl", "--jobs", "1").stdout)
+    finally:
+        for proc in reversed(started):
+            proc.terminate()
+        for proc in started:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
