@@ -15,6 +15,7 @@
    model's dataclasses (pickled) for the parent to render.
 
 Last line: small_jobs2=X.XX small_dask=X.XX large_jobs2=X.XX large_dask=X.XX text_over_model=X.XX
+(speed-ups over --jobs 1; text_over_model: the model's time over the text's, wall and CPU)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import resource
 import statistics
 import subprocess
 import sys
@@ -100,7 +102,16 @@ def _model(capture: CaptureInput, job: Job) -> tuple[Report, list[Session]]:
     return report, sessions
 
 
-def _pool_seconds(captures: list[CaptureInput], job: Job, worker: Callable[..., object], parent: bool) -> float:
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _pool_seconds(
+    captures: list[CaptureInput], job: Job, worker: Callable[..., object], parent: bool
+) -> tuple[float, float]:
+    """(wall, CPU) seconds: CPU counts this process, the workers and their tshark children."""
+    cpu = _cpu()
     started = time.perf_counter()
     out = io.StringIO()
     with ProcessPoolExecutor(max_workers=2) as pool:
@@ -112,7 +123,7 @@ def _pool_seconds(captures: list[CaptureInput], job: Job, worker: Callable[..., 
                 render.by_name("jsonl")(report, out, job.options)
             else:
                 out.write(done.text)  # type: ignore[attr-defined]
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _cpu() - cpu
 
 
 def main() -> int:
@@ -150,12 +161,14 @@ def main() -> int:
     tshark = find_tshark()
     job = Job(Settings(), "jsonl", RenderOptions(), tshark=tshark)
     captures = [CaptureInput(str(p), str(p)) for p in large_paths]
-    as_text = _pool_seconds(captures, job, explain_one, parent=False)
-    as_model = _pool_seconds(captures, job, _model, parent=True)
+    as_text, text_cpu = _pool_seconds(captures, job, explain_one, parent=False)
+    as_model, model_cpu = _pool_seconds(captures, job, _model, parent=True)
     print()
-    print(f"pool of 2 on the 4 large captures: workers render and send text {as_text:.2f} s, "
-          f"send the model for the parent to render {as_model:.2f} s")  # fmt: skip
+    print("pool of 2 on the 4 large captures, jsonl:")
+    print(f"  workers render, send text:            {as_text:6.2f} s wall, {text_cpu:6.2f} s CPU")
+    print(f"  workers send the model, parent renders: {as_model:6.2f} s wall, {model_cpu:6.2f} s CPU")
     ratios["text_over_model"] = as_model / as_text
+    ratios["text_over_model_cpu"] = model_cpu / text_cpu
     print()
     print(" ".join(f"{key}={value:.2f}" for key, value in ratios.items()))
     return 0

@@ -21,6 +21,7 @@ import io
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -240,13 +241,23 @@ def _run_pool(inputs: Sequence[CaptureInput], job: Job, jobs: int) -> Iterator[C
     from smtpdoc.catalog import load_catalog
 
     load_catalog()  # once here: forked workers inherit it
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(inputs)))
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(inputs)), initializer=_worker_start)
     try:
         futures = [pool.submit(explain_one, capture, job) for capture in inputs]
         for future in futures:
             yield future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        # Ctrl-C (or a closed stdout): the workers ignore SIGINT, so stop them here, now.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _worker_start() -> None:
+    # Ctrl-C is the parent's to handle: a worker must not die with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_dask(inputs: Sequence[CaptureInput], job: Job, backend: Backend) -> Iterator[CaptureResult]:

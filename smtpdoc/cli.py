@@ -194,7 +194,7 @@ def _explain_many(
         sys.stderr.close()
         sys.exit(0)
     except KeyboardInterrupt:
-        click.echo(f"smtpdoc: interrupted after {len(results)} of the captures", err=True)
+        click.echo(f"smtpdoc: interrupted; {len(results)} capture(s) were explained before.", err=True)
         sys.exit(130)
     finally:
         if temporary:

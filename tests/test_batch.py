@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -185,3 +187,21 @@ def test_the_three_cluster_commands_of_the_readme(tmp_path: Path) -> None:
                 proc.kill()
                 proc.wait()
         log.close()
+
+
+def test_ctrl_c_stops_the_workers_with_one_line(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import make_capture
+
+    for i in range(3):
+        make_capture.write_capture(make_capture.DEFAULT_SOURCE, 300, tmp_path / f"busy-{i}.pcapng")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smtpdoc", "explain", str(tmp_path), "--jobs", "2", "--format", "jsonl"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130
+    (line,) = err.splitlines()  # no worker's traceback
+    assert line.startswith("smtpdoc: interrupted; ") and line.endswith("capture(s) were explained before.")
