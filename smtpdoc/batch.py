@@ -24,11 +24,11 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 from smtpdoc import render
 from smtpdoc.errors import SmtpdocError
@@ -211,6 +211,39 @@ def _relabel(text: str, capture: CaptureInput) -> str:
 
 def _host() -> str:
     return os.uname().nodename
+
+
+# -- writing the results -------------------------------------------------------------------
+_BETWEEN_CAPTURES = {"json": ",\n", "terminal": "\n", "markdown": "\n"}
+
+
+def write_results(
+    results: Iterable[CaptureResult],
+    out: TextIO,
+    job: Job,
+    done: list[CaptureResult],
+    problem: Callable[[str], None],
+) -> None:
+    """Write each capture's text as it comes (several JSON reports as one array), then the table.
+
+    `done` collects the results (the caller's, so that it knows them after a Ctrl-C);
+    each failure or warning goes to `problem` as one sentence.
+    """
+    from smtpdoc.render.captures import render_captures
+
+    out.write("[\n" if job.fmt == "json" else "")
+    for result in results:
+        if result.error or result.warning:
+            problem(result.error or result.warning or "")
+        if result.text:
+            if any(r.text for r in done):
+                out.write(_BETWEEN_CAPTURES.get(job.fmt, ""))
+            out.write(result.text)
+            out.flush()
+        done.append(result)
+    out.write("]\n" if job.fmt == "json" else "")
+    if job.fmt == "terminal":
+        render_captures([r.summary for r in done], out, job.options)
 
 
 # -- running the jobs ----------------------------------------------------------------------

@@ -141,9 +141,6 @@ def explain(
         sys.exit(EXIT_CUT_SHORT)
 
 
-_BETWEEN_CAPTURES = {"json": ",\n", "terminal": "\n", "markdown": "\n"}
-
-
 def _explain_many(
     captures: tuple[str, ...],
     fmt: str | None,
@@ -157,7 +154,6 @@ def _explain_many(
 ) -> None:
     """Several captures (or a folder, or stdin): explained by a process pool or a Dask cluster, in input order."""
     from smtpdoc import batch
-    from smtpdoc.render.captures import render_captures
 
     if fmt is None and output:
         fmt = render.format_for_suffix(Path(output).suffix) or "terminal"
@@ -173,19 +169,7 @@ def _explain_many(
         with batch.spooled(captures) as inputs:
             job = batch.Job(settings, fmt, options, tshark=find_tshark(tshark_path), tshark_path=tshark_path)
             with open(temporary, "w", encoding="utf-8") if temporary else contextlib.nullcontext(sys.stdout) as out:
-                out.write("[\n" if fmt == "json" else "")
-                for result in batch.run(inputs, job, backend):
-                    if result.error or result.warning:
-                        click.echo(f"smtpdoc: {result.error or result.warning}", err=True)
-                    if result.text:
-                        if any(r.text for r in results):
-                            out.write(_BETWEEN_CAPTURES.get(fmt, ""))
-                        out.write(result.text)
-                        out.flush()
-                    results.append(result)
-                out.write("]\n" if fmt == "json" else "")
-                if fmt == "terminal":
-                    render_captures([r.summary for r in results], out, options)
+                batch.write_results(batch.run(inputs, job, backend), out, job, results, _problem)
         if temporary and output:
             os.replace(temporary, output)
     except SmtpdocError as exc:
@@ -201,6 +185,10 @@ def _explain_many(
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
     sys.exit(batch.exit_code_of(results))
+
+
+def _problem(message: str) -> None:
+    click.echo(f"smtpdoc: {message}", err=True)
 
 
 WATCH_EXAMPLES = """
