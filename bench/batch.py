@@ -12,7 +12,8 @@
    the median counts), and prints speed-ups over `--jobs 1` measured in this one run.
 4. In-process, on the large captures with a pool of two: workers that render the jsonl
    themselves and send back text (what smtpdoc does) against workers that send back the
-   model's dataclasses (pickled) for the parent to render.
+   model's dataclasses (pickled) for the parent to render; then, for one large capture, the
+   CPU each part costs (render jsonl/terminal, send text, pickle/unpickle the model).
 
 Last line: small_jobs2=X.XX small_dask=X.XX large_jobs2=X.XX large_dask=X.XX text_over_model=X.XX
 (speed-ups over --jobs 1; text_over_model: the model's time over the text's, wall and CPU)
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import pickle
 import resource
 import statistics
 import subprocess
@@ -126,6 +128,34 @@ def _pool_seconds(
     return time.perf_counter() - started, _cpu() - cpu
 
 
+def transfer_costs(path: Path, job: Job) -> None:
+    """CPU seconds, in this process, of what each way of sending results back costs per capture."""
+    report, _outcome = explain_capture(str(path), job.tshark or find_tshark(), job.settings)
+    sessions = list(report.sessions)
+    report.sessions = sessions
+    print("per 1,000-session capture (CPU s, one process): what the parent pays is serial")
+    for fmt in ("jsonl", "terminal"):
+        started = time.process_time()
+        out = io.StringIO()
+        render.by_name(fmt)(report, out, job.options)
+        rendered = time.process_time()
+        blob = pickle.dumps(out.getvalue(), protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.loads(blob)
+        moved = time.process_time()
+        print(
+            f"  {fmt:<9} render {rendered - started:6.2f}   send its text {moved - rendered:5.2f}"
+            f" ({len(blob) / 1e6:.1f} MB)"
+        )
+    started = time.process_time()
+    blob = pickle.dumps((report.capture, sessions), protocol=pickle.HIGHEST_PROTOCOL)
+    pickled = time.process_time()
+    pickle.loads(blob)
+    print(
+        f"  the model: pickle {pickled - started:.2f}, unpickle {time.process_time() - pickled:.2f}"
+        f" ({len(blob) / 1e6:.1f} MB)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each mode (default 1)")
@@ -169,6 +199,8 @@ def main() -> int:
     print(f"  workers send the model, parent renders: {as_model:6.2f} s wall, {model_cpu:6.2f} s CPU")
     ratios["text_over_model"] = as_model / as_text
     ratios["text_over_model_cpu"] = model_cpu / text_cpu
+    print()
+    transfer_costs(large_paths[0], job)
     print()
     print(" ".join(f"{key}={value:.2f}" for key, value in ratios.items()))
     return 0

@@ -8,8 +8,11 @@ Exit codes (also in the README):
   4  the capture cannot be read (missing, empty of packets is fine, not a capture)
   5  the capture is cut short: what could be read was explained
   6  tshark failed unexpectedly
+  8  watch: not permitted to capture on the interface
+  9  --dask: the cluster cannot be used (extra not installed, scheduler not answering)
   10, 11  smtpdoc lab (see the README)
   12 `smtpdoc wireshark`: Wireshark cannot be opened (no wireshark binary, or no display)
+With several captures: the code of the failed capture first in the order 2, 3, 4, 6, 1, 5.
 """
 
 from __future__ import annotations
