@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jsonschema
@@ -193,15 +192,20 @@ def test_ctrl_c_stops_the_workers_with_one_line(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     import make_capture
 
-    for i in range(3):
-        make_capture.write_capture(make_capture.DEFAULT_SOURCE, 300, tmp_path / f"busy-{i}.pcapng")
+    busy = tmp_path / "busy-0.pcapng"
+    make_capture.write_capture(make_capture.DEFAULT_SOURCE, 1000, busy)
+    for i in range(1, 6):
+        (tmp_path / f"busy-{i}.pcapng").write_bytes(busy.read_bytes())
     proc = subprocess.Popen(
         [sys.executable, "-m", "smtpdoc", "explain", str(tmp_path), "--jobs", "2", "--format", "jsonl"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(2)
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())  # the first capture is done; the others are being explained
+    assert first["capture"] == str(busy)
     proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=60)[1]
-    assert proc.returncode == 130
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
     (line,) = err.splitlines()  # no worker's traceback
     assert line.startswith("smtpdoc: interrupted; ") and line.endswith("capture(s) were explained before.")
+    assert len(out.splitlines()) < 5 * 1000  # stopped: the last captures were never written
