@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import signal
 import socket
@@ -17,7 +18,6 @@ from smtpdoc.batch import InputProblem, expand_inputs
 from conftest import DATA, EXAMPLES, ROOT, run_cli
 
 SCHEMA = json.loads((ROOT / "docs" / "json-schema.json").read_text())
-CAPTURES_IN_DATA = sorted(str(p) for p in DATA.iterdir() if p.suffix == ".pcapng")
 
 
 def _lines(stdout: str) -> list[dict[str, object]]:
@@ -29,19 +29,38 @@ def _steps(session: dict[str, object]) -> list[str]:
 
 
 def test_a_folder_gives_its_captures_in_order_and_skips_other_files(tmp_path: Path) -> None:
-    done = run_cli("explain", str(DATA), "--format", "jsonl", "--jobs", "2")
+    folder = tmp_path / "ticket"
+    (folder / "rotated").mkdir(parents=True)
+    names = {
+        "b-tls12.pcapng": DATA / "tls12.pcapng",
+        "a-resumed.pcapng": DATA / "tls-resumed.pcapng",
+        "rotated/c-not-smtp.pcapng": DATA / "not-smtp-on-25.pcapng",
+        "rotated/d-plain.pcap.gz": None,
+    }
+    for name, source in names.items():
+        if source is not None:
+            (folder / name).write_bytes(source.read_bytes())
+    with gzip.open(folder / "rotated/d-plain.pcap.gz", "wb") as packed:
+        packed.write(subprocess.run(
+            ["editcap", "-F", "pcap", str(EXAMPLES / "plain.pcapng"), "-"], capture_output=True, check=True
+        ).stdout)  # fmt: skip
+    (folder / "README.md").write_text("notes, not a capture")
+    (folder / "b-tls12.keylog").write_bytes((DATA / "tls12.keylog").read_bytes())
+    done = run_cli("explain", str(folder), "--format", "jsonl", "--jobs", "2")
     assert done.returncode == 0, done.stderr
     lines = _lines(done.stdout)
     captures = list(dict.fromkeys(str(line["capture"]) for line in lines))
-    # every pcapng of tests/data, sorted; README.md and the .keylog files are not captures
-    assert captures == CAPTURES_IN_DATA
+    # sorted by path, subfolders too; README.md and the key log are not captures
+    assert captures == [str(folder / n) for n in sorted(names)]
     by_capture = {c: [line for line in lines if line["capture"] == c] for c in captures}
-    assert len(by_capture[str(DATA / "tls-resumed.pcapng")]) == 2
-    assert [line["index"] for line in by_capture[str(DATA / "not-smtp-on-25.pcapng")]] == [1, 2]
-    (tls12,) = by_capture[str(DATA / "tls12.pcapng")]
+    assert [line["index"] for line in by_capture[str(folder / "a-resumed.pcapng")]] == [1, 2]
+    assert len(by_capture[str(folder / "rotated/c-not-smtp.pcapng")]) == 2
+    (tls12,) = by_capture[str(folder / "b-tls12.pcapng")]
     assert _steps(tls12)[:7] == [
         "tcp_handshake", "greeting", "ehlo", "ehlo_reply", "starttls", "starttls_reply", "tls_handshake",
     ]  # fmt: skip
+    (plain,) = by_capture[str(folder / "rotated/d-plain.pcap.gz")]
+    assert plain["transactions"][0]["message"] is not None
     assert all(line["schema"] == "smtpdoc/1" for line in lines)
 
 
