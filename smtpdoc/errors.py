@@ -17,14 +17,19 @@ EXIT_UNREADABLE = 4  # the file is not a capture tshark can read
 EXIT_CUT_SHORT = 5  # the capture is cut short; what could be read was explained
 EXIT_TSHARK_FAILED = 6  # tshark crashed or was killed
 EXIT_FINDINGS = 7  # --fail-on: a finding at or above that severity
+EXIT_NOT_PERMITTED = 8  # watch: not permitted to capture on the interface
+EXIT_CLUSTER = 9  # --dask: the cluster cannot be used (extra missing, scheduler not answering)
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT); no partial output file is left
 EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (`| head`); 128 + SIGPIPE, as the shell reports it
 
-# usage > tshark missing > not a capture > tshark failed > internal > cut short > --fail-on > ok.
+# usage > tshark missing > capture not permitted / dask unusable > not a capture > tshark failed > internal
+# > cut short > --fail-on > ok.
 PRECEDENCE = (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     EXIT_TSHARK_MISSING,
+    EXIT_NOT_PERMITTED,
+    EXIT_CLUSTER,
     EXIT_UNREADABLE,
     EXIT_TSHARK_FAILED,
     EXIT_INTERNAL,

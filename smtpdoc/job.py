@@ -9,7 +9,7 @@ prints them and exits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -71,8 +71,18 @@ def _watch(sessions: Iterator[Session], report: Report, job: Job, seen: _Seen) -
     seen.severities.update(f.severity for f in report.findings)
 
 
-def explain_one(capture: str, tshark: Tshark, settings: Settings, job: Job, out: TextIO | None) -> Done:
+def explain_one(
+    capture: str,
+    tshark: Tshark,
+    settings: Settings,
+    job: Job,
+    out: TextIO | None,
+    prepare: Callable[[Report], None] | None = None,
+) -> Done:
     """Explain `capture` into `job.output` (atomically) or `out`.
+
+    `prepare(report)` runs just before the renderer (smtpdoc.batch relabels the report
+    and tallies its sessions there).
 
     Raises SmtpdocError for what stops the capture being explained; when the capture
     itself is the problem, nothing has been written by then.
@@ -87,6 +97,8 @@ def explain_one(capture: str, tshark: Tshark, settings: Settings, job: Job, out:
         if not stream_exists(capture, tshark, settings.stream):
             raise UsageProblem(f"'{capture}' has no TCP stream {settings.stream} (--stream counts from 0).")
     report.sessions = _watch(chain([first] if first is not None else [], sessions), report, job, seen)
+    if prepare is not None:
+        prepare(report)
     renderer = render.by_name(job.fmt)
     if job.output is not None:
         from smtpdoc.outfile import atomic_text

@@ -151,3 +151,16 @@ class Report:
     schema: str = SCHEMA_VERSION
     filter_title: str = ""
     filter_explanation: str = ""
+
+
+@dataclass(slots=True)
+class CaptureSummary:
+    """One capture of a many-capture run, as the table across captures shows it."""
+
+    capture: str
+    sessions: int = 0
+    tls: int = 0  # sessions whose TLS handshake completed
+    messages: int = 0  # transactions that carried a message
+    findings: dict[str, int] = field(default_factory=dict)  # severity → count
+    status: str = "explained"  # "explained", "cut short" or "failed"
+    message: str = ""  # why it failed, or the warning

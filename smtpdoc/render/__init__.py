@@ -33,12 +33,21 @@ RenderFunc = Callable[[Report, TextIO, RenderOptions], None]
 FORMATS = {
     "terminal": "terminal",
     "json": "json",
+    "jsonl": "jsonl",
     "markdown": "markdown",
     "html": "html",
     "csv": "csv",
     "zeek": "zeek",
 }
-_ALIASES = {"text": "terminal", "txt": "terminal", "md": "markdown", "htm": "html", "log": "zeek", "tsv": "zeek"}
+_ALIASES = {
+    "ndjson": "jsonl",
+    "text": "terminal",
+    "txt": "terminal",
+    "md": "markdown",
+    "htm": "html",
+    "log": "zeek",
+    "tsv": "zeek",
+}
 _REGISTRY: dict[str, RenderFunc] = {}
 
 
