@@ -42,6 +42,7 @@ from smtpdoc.tls_phase import HANDSHAKE_STEP, TlsPhase
 _RULES = load_rules()
 SMTP_PORTS = _RULES.smtp_ports
 IMPLICIT_TLS_PORTS = _RULES.implicit_tls_ports
+OTHER_TLS_PORTS = _RULES.other_tls_ports
 _TLS_HANDSHAKE_BYTE = bytes([HANDSHAKE])  # a TLS record of a ClientHello starts with its content type
 _KEPT_WHEN_NOT_SMTP: frozenset[StepName] = frozenset({"tcp_handshake", "close"})
 

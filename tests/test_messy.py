@@ -381,3 +381,12 @@ def test_an_unsolicited_421_or_554_is_the_server_closing_the_session() -> None:
     refusal = _step_at(blocked, 26)
     assert refusal.title == "Server closes the session" and refusal.summary.startswith("The server sent 554 without")
     assert [f.frames for f in _findings(blocked, "unexpected_reply")] == [[26]]  # still a reply nobody asked for
+
+
+def test_implicit_tls_on_a_port_tshark_does_not_know_is_smtp() -> None:
+    (odd,) = sessions_of(DATA / "implicit-tls-odd-port.pcapng")
+    assert odd.server.port == 4650 and odd.tls is not None and odd.tls.implicit
+    assert [step.name for step in odd.steps][:2] == ["tcp_handshake", "tls_handshake"]
+    assert _step_at(odd, 4).name == "tls_handshake"
+    assert [(f.frames, f.detail) for f in _findings(odd, "implicit_tls")] == [([4], "port 4650")]
+    assert not _findings(odd, "no_smtp") and not _findings(odd, "not_smtp")

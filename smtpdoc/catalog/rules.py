@@ -121,6 +121,7 @@ class CommandStep:
 class Rules:
     smtp_ports: frozenset[int]
     implicit_tls_ports: frozenset[int]
+    other_tls_ports: frozenset[int]
     greeting_code: int
     greeting_codes: frozenset[int]
     starttls_go_ahead: int
@@ -259,6 +260,7 @@ def load_rules() -> Rules:
     return Rules(
         smtp_ports=_ints(table, "smtp_ports"),
         implicit_tls_ports=_ints(table, "implicit_tls_ports"),
+        other_tls_ports=_ints(table, "other_tls_ports"),
         greeting_codes=_ints(table, "greeting_codes"),
         open_challenges=frozenset(v.upper() for v in _strs(table, "open_challenges", "steps.toml [rules]")),
         commands=_commands(steps_doc.get("step", [])),
