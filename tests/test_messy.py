@@ -208,10 +208,14 @@ def test_cleartext_auth_is_judged_by_what_the_mechanism_exposes(
         assert "password is" not in found.explanation.lower()
 
 
-def test_a_zero_byte_file_is_not_a_capture_but_a_header_without_packets_is() -> None:
+def test_a_zero_byte_or_media_file_is_not_a_capture_but_a_header_without_packets_is() -> None:
     empty = run_cli("explain", str(DATA / "broken" / "empty-file.pcapng"), "--format", "json")
     assert empty.returncode == 4 and empty.stdout == ""
     assert "the file is empty (0 bytes), so it is not a capture" in empty.stderr
+    media = run_cli("explain", str(DATA / "broken" / "short-text.txt"), "--format", "json")
+    assert media.returncode == 4, media.stderr
+    assert "tshark reads it as MP4 media (file type mp4), not a network capture" in media.stderr
+    assert "Traceback" not in media.stderr
     header_only = run_cli("explain", str(DATA / "no-packets.pcapng"), "--format", "json")
     assert header_only.returncode == 0, header_only.stderr
     report = json.loads(header_only.stdout)
