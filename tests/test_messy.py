@@ -394,3 +394,27 @@ def test_implicit_tls_on_a_port_tshark_does_not_know_is_smtp() -> None:
     assert _step_at(odd, 4).name == "tls_handshake"
     assert [(f.frames, f.detail) for f in _findings(odd, "implicit_tls")] == [([4], "port 4650")]
     assert not _findings(odd, "no_smtp") and not _findings(odd, "not_smtp")
+
+
+# -- class 11: cuts (a snap length) --------------------------------------------------------
+
+
+def test_frames_cut_by_a_snap_length_are_never_glued_and_show_what_they_prove() -> None:
+    (cut,) = sessions_of(DATA / "snaplen-80.pcapng")
+    greeting = _step_at(cut, 4)
+    assert greeting.name == "greeting" and greeting.reply is not None and greeting.reply.code == 220
+    assert greeting.reply.lines == ["mail.examp…"]  # the reply ends where the capture does
+    ehlo = _step_at(cut, 6)
+    assert (ehlo.name, ehlo.facts["variant"], ehlo.facts["verb"]) == ("command", "cut", "EHLO")
+    assert ehlo.title == "Command cut by the snap length" and ehlo.frames == [6, 8]
+    assert ehlo.summary == "The client sent EHLO; the capture keeps only “EHLO client.ex…”, the server answered 250."
+    for frame, verb, code in ((9, "MAIL", 250), (11, "RCPT", 250)):
+        step = _step_at(cut, frame)
+        assert (step.facts["variant"], step.facts["verb"], step.reply and step.reply.code) == ("cut", verb, code)
+    assert [step.name for step in cut.steps][-4:] == ["data", "message", "quit", "close"]
+    assert _step_at(cut, 16).name == "message" and _step_at(cut, 18).name == "quit"
+    (found,) = _findings(cut, "snaplen_cut")
+    assert found.frames == [4, 6, 8, 9, 11, 14, 15, 16, 18]
+    assert found.detail == "snap length 80 bytes: 9 frames cut, 503 bytes not captured"
+    assert not _findings(cut, "unexpected_reply") and not _findings(cut, "bare_line_ending")
+    assert not _findings(cut, "data_gap")  # counted once, in the snap length finding

@@ -45,6 +45,7 @@ class Event(enum.Enum):
     GAP = "gap"
     TLS = "tls"
     PLAINTEXT = "plaintext"  # SMTP text where TLS records were due (after STARTTLS's 220)
+    CUT = "cut"  # a client line whose frame a snap length cut
 
     __hash__ = object.__hash__
 
@@ -56,6 +57,7 @@ class Condition(enum.Enum):
     CHUNK_COMPLETE = "chunk_complete"
     NOT_GREETED = "not_greeted"
     BARE_LF_END = "bare_lf_end"
+    MESSAGE_CUT = "message_cut"
 
 
 class Action(enum.Enum):
@@ -90,6 +92,8 @@ class Action(enum.Enum):
     UNEXPECTED_REPLY = "unexpected_reply"
     BARE_LF_END = "bare_lf_end"
     STARTTLS_PLAINTEXT = "starttls_plaintext"
+    CUT_COMMAND = "cut_command"
+    MESSAGE_CUT_END = "message_cut_end"
 
 
 ANY_VERB = "*"
