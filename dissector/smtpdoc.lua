@@ -43,6 +43,7 @@ local FINDING_TITLES = {
   line_too_long = "Line longer than SMTP allows",
   bare_line_ending = "Bare CR or LF",
   data_gap = "Bytes missing from the capture",
+  snaplen_cut = "Frames cut by the snap length",
   pipelining_unadvertised = "Commands pipelined without PIPELINING",
   implicit_tls = "Implicit TLS",
   tls_resumed = "TLS session resumed",

@@ -386,6 +386,9 @@ if derive empty-file; then : >"$TD/broken/empty-file.pcapng"; fi
 if derive not-a-capture; then
     printf 'This is a text file, not a packet capture.\nEHLO client.example.test\r\n' >"$TD/broken/not-a-capture.txt"
 fi
+if derive short-text; then               # 5 bytes of text: tshark opens it as MP4 media
+    printf 'QUIT\n' >"$TD/broken/short-text.txt"
+fi
 if derive no-packets; then              # a pcapng header and interface block, no packets
     editcap -F pcapng -r "$EX/plain.pcapng" "$TD/no-packets.pcapng" 1000
 fi

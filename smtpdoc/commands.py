@@ -157,6 +157,18 @@ def nothing(st: DialogueState, subject: object) -> None:
     """A line torn by missing bytes is no command: it was dropped (the gap is reported at the end)."""
 
 
+def cut_command(st: DialogueState, command: Command) -> None:
+    """A line a snap length cut: the verb it shows waits for its reply; what it named is unknown."""
+    st.commands += 1
+    c = command.parsed
+    name = st.rules.other_command.step  # the verb's own step would claim what the missing bytes said
+    facts: dict[str, Any] = {"verb": c.verb, "partial": c.raw, "variant": "cut"}
+    if st.pending:
+        facts["pipelined"] = True
+    step = st.step(name, command.line.frames, command.time, CLIENT, ["C: " + c.raw + "…"], **facts)
+    st.wait(Pending("", step))  # no verb's rules apply to a reply of which the command is unknown
+
+
 def starttls_plaintext(st: DialogueState, frame: int) -> None:
     st.link.tls_active = False
     st.builder.no_tls()
@@ -182,6 +194,7 @@ ACTIONS: dict[Action, Callable[[DialogueState, Any], None]] = {
     Action.OTHER: other,
     Action.SASL_RESPONSE: sasl_response,
     Action.TORN_LINE: nothing,
+    Action.CUT_COMMAND: cut_command,
     Action.IMPLICIT_TLS: implicit_tls,
     Action.STARTTLS_PLAINTEXT: starttls_plaintext,
 }

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from smtpdoc.builder import number
 from smtpdoc.model import Session
 from smtpdoc.packets import Packet
-from smtpdoc.session import Options, SessionMachine
+from smtpdoc.session import OTHER_TLS_PORTS, Options, SessionMachine
 
 
 class Demux:
@@ -92,9 +92,20 @@ def is_smtp(session: Session, options: Options) -> bool:
     """Is this stream an SMTP session (port or content), as opposed to other TCP?"""
     if session.server.port in options.smtp_ports or session.client.port in options.smtp_ports:
         return True
+    if _implicit_tls(session):
+        return True
     greeting = next((st for st in session.steps if st.name == "greeting"), None)
     if greeting is not None and greeting.facts.get("code") == 220:
         return True
     return any(st.name in ("ehlo", "mail_from") for st in session.steps) and not any(
         f.name == "not_smtp" for f in session.findings
     )
+
+
+def _implicit_tls(session: Session) -> bool:
+    """A ClientHello as the first bytes, on a port no other TLS protocol owns, offering no other protocol (ALPN)."""
+    tls = session.tls
+    if tls is None or not tls.implicit or tls.client_hello is None or session.server.port in OTHER_TLS_PORTS:
+        return False
+    offered = tls.client_hello.get("alpn") or ()
+    return all(str(name).lower() == "smtp" for name in offered)

@@ -135,7 +135,10 @@ class Dialogue:
                 self._reply(event)
                 continue
             progress = True
-            self._check_line(event.data, event.frames, self.rules.max_reply_line, "reply")
+            if not event.data.endswith(b"\n"):
+                pass  # a line a snap length cut: how it ended is not in the capture
+            else:
+                self._check_line(event.data, event.frames, self.rules.max_reply_line, "reply")
             if isinstance(event, NotReplyLine):
                 self._event(Event.NOT_REPLY, event)
         return progress
@@ -192,12 +195,15 @@ class Dialogue:
             if line is None:
                 break
             progress = True
-            self._check_line(line.data, line.frames, self.rules.max_command_line, "command")
+            if not line.cut:
+                self._check_line(line.data, line.frames, self.rules.max_command_line, "command")
             if st.mode is State.AUTH:
                 self._event(Event.COMMAND, line)
                 continue
             parsed = smtp_text.parse_command(line.data.rstrip(b"\r\n"))
-            if parsed is not None:
+            if parsed is not None and line.cut:
+                self._event(Event.CUT, Command(line, parsed, self.b.rel(line.time)))
+            elif parsed is not None:
                 self._event(Event.COMMAND, Command(line, parsed, self.b.rel(line.time)), verb=parsed.verb)
             if st.mode in (State.BDAT, State.TLS):
                 break
@@ -240,6 +246,7 @@ _CONDITIONS: dict[Condition, Callable[[DialogueState, Any], bool]] = {
     Condition.CHUNK_SIZE_VALID: lambda st, c: smtp_text.parse_bdat(c.parsed.argument)[0] is not None,
     Condition.CHUNK_COMPLETE: _chunk_complete,
     Condition.NOT_GREETED: lambda st, r: not st.greeted,
+    Condition.MESSAGE_CUT: lambda st, r: st.link.outer_client.cut_since_read(),
     Condition.BARE_LF_END: lambda st, r: (
         st.message.step is not None and st.client_reader.ends_with(b"\n.\n", bytes(st.message.kept))
     ),

@@ -25,6 +25,7 @@ class CommandLine:
     data: bytes
     frames: tuple[int, ...]
     time: float
+    cut: bool = False  # a snap length cut the frame: the line's captured bytes end here
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,23 @@ def bare_lf_end(st: DialogueState, reply: ModelReply) -> None:
     st.transaction = None
 
 
+def message_cut_end(st: DialogueState, reply: ModelReply) -> None:
+    """The server answered the message a snap length cut: its end was in the missing bytes."""
+    rest = st.client_reader.rest()
+    if rest is not None:
+        message_text(st, MessageChunk(rest.data, rest.frames, rest.time))
+    step = st.message.step
+    b = st.builder
+    if step is None:  # not one byte of the message text was captured
+        return
+    summarise(st, step, truncated=True)
+    b.answer(step, reply, reply_lines(reply))
+    if st.transaction is not None:
+        b.facts(step, subject=st.transaction.message.headers.get("subject", "") if st.transaction.message else "")
+        b.last_reply(st.transaction, reply)
+    st.transaction = None
+
+
 def summarise(st: DialogueState, step: Step, truncated: bool) -> None:
     """The message as read so far is the transaction's."""
     message = st.message.summary(dot_stuffed=st.mode is State.DATA, truncated=truncated or st.message_truncated(step))
@@ -104,4 +121,5 @@ ACTIONS: dict[Action, Callable[[DialogueState, Any], None]] = {
     Action.BDAT_LOST: bdat_lost,
     Action.BDAT_LOST_END: bdat_lost_end,
     Action.BARE_LF_END: bare_lf_end,
+    Action.MESSAGE_CUT_END: message_cut_end,
 }

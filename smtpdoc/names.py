@@ -68,6 +68,7 @@ FindingName = Literal[
     "smtp_smuggling",
     "starttls_plaintext",
     "no_connection",
+    "snaplen_cut",
 ]
 
 NoteName = Literal["mid_session", "no_tcp_handshake", "one_sided", "tls_handshake_unseen", "not_smtp"]
@@ -101,4 +102,5 @@ DetailName = Literal[
     "starttls_plaintext",
     "no_connection_refused",
     "no_connection_unanswered",
+    "snaplen_cut",
 ]

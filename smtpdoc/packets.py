@@ -99,6 +99,9 @@ class Packet:
     decrypted_size: int = 0
     # True when tshark dissected TLS on this frame (the stream is a TLS stream).
     tls_layer: bool = False
+    # Payload bytes the capture left out (a snap length cut the frame: frame.cap_len < frame.len).
+    cut: int = 0
+    snaplen: int = 0  # frame.cap_len of a cut frame
 
     @property
     def syn(self) -> bool:

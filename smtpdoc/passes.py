@@ -230,6 +230,8 @@ def _read(
         except pdml.PdmlError as exc:
             outcome.warning = f"tshark's output ended early ({exc})"
     tshark_mod.check(result, capture)
+    if counting and outcome.frames == 0:
+        tshark_mod.check_network(tshark, capture)
     if result.cut_short:
         outcome.cut_short = True
         outcome.warning = f"'{capture}' is cut short: {result.message()}; explained what could be read"

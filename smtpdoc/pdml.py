@@ -87,6 +87,23 @@ def to_int(text: str | None, default: int = 0, *, base: int = 0) -> int:
             return default
 
 
+def frame_cut(length: int, caplen: int, tcp_len: int, captured: int) -> int:
+    """Payload bytes a snap length left out: only when the frame itself was cut (cap_len < len)."""
+    return max(tcp_len - captured, 0) if caplen < length else 0
+
+
+def lengths(proto: etree._Element) -> tuple[int, int]:
+    """Frame length and captured length from a packet's `geninfo` proto."""
+    length = caplen = 0
+    for f in proto:
+        fname = f.get("name")
+        if fname == "len":
+            length = to_int(f.get("show"))
+        elif fname == "caplen":
+            caplen = to_int(f.get("show"))
+    return length, caplen
+
+
 def geninfo(proto: etree._Element) -> tuple[int, float]:
     """Frame number and capture time from a packet's `geninfo` proto."""
     number = 0
@@ -153,10 +170,12 @@ def _packet(elem: etree._Element) -> Packet | None:
     tls_layer = False
     decrypted = False
     decrypted_size = 0
+    length = caplen = 0
     for proto in elem:
         name = proto.get("name")
         if name == "geninfo":
             number, time = geninfo(proto)
+            length, caplen = lengths(proto)
         elif name in ("ip", "ipv6"):
             # Only the header line is asked for (see PRUNED_TREE), "... Src: a, Dst: b": the
             # twenty-odd IP fields would be a third of the XML. The innermost header wins.
@@ -186,6 +205,7 @@ def _packet(elem: etree._Element) -> Packet | None:
             decrypted_size += int(proto.get("size") or 0)
     if "tcp.stream" not in tcp:
         return None
+    cut = frame_cut(length, caplen, int(tcp.get("tcp.len", "0")), len(payload))
     return Packet(
         number=number,
         time=time,
@@ -203,11 +223,13 @@ def _packet(elem: etree._Element) -> Packet | None:
         decrypted=decrypted,
         decrypted_size=decrypted_size,
         tls_layer=tls_layer,
+        cut=cut,
+        snaplen=caplen if cut else 0,
     )
 
 
 _RETRANSMISSION = frozenset({"tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission"})
-_TCP_FIELDS = frozenset({"tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.ack"})
+_TCP_FIELDS = frozenset({"tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.ack", "tcp.len"})
 
 
 def _record(rec: etree._Element) -> TlsRecord:

@@ -28,11 +28,11 @@ from smtpdoc.packets import (
     TlsMessage,
     TlsRecord,
 )
-from smtpdoc.pdml import TSHARK_OPTIONS, PdmlError, timestamp, to_int
+from smtpdoc.pdml import TSHARK_OPTIONS, PdmlError, frame_cut, timestamp, to_int
 
 FIELDS = (
     *("ip.src", "ip.dst", "ipv6.src", "ipv6.dst"),
-    *("tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.ack", "tcp.payload"),
+    *("tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.ack", "tcp.len", "tcp.payload"),
     *("tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission"),
     "smtp",
     *("tls", "tls.record.length", "tls.record.version", "tls.record.content_type", "tls.record.opaque_type"),
@@ -158,6 +158,9 @@ def _packet(values: dict[str, list[str]]) -> Packet | None:
     destinations = get("ip.dst" if ipv4 else "ipv6.dst") or _EMPTY
     payload = get("tcp.payload")
     tls_layer = "tls" in values
+    data = bytes.fromhex(payload[-1]) if payload else b""
+    caplen = int((get("caplen") or _ZERO)[0], 16)
+    cut = frame_cut(int((get("len") or _ZERO)[0], 16), caplen, int((get("tcp.len") or _ZERO)[0]), len(data))
     return Packet(
         number=number,
         time=timestamp((get("timestamp") or _EMPTY)[0]),
@@ -169,10 +172,12 @@ def _packet(values: dict[str, list[str]]) -> Packet | None:
         flags=to_int((get("tcp.flags") or _EMPTY)[0]),
         seq=int((get("tcp.seq") or _ZERO)[0]),
         ack_number=int((get("tcp.ack") or _ZERO)[0]),
-        payload=bytes.fromhex(payload[-1]) if payload else b"",
+        payload=data,
         retransmission="tcp.analysis.retransmission" in values or "tcp.analysis.spurious_retransmission" in values,
         tls=_records(values, number) if tls_layer else (),
         tls_layer=tls_layer,
+        cut=cut,
+        snaplen=caplen if cut else 0,
     )
 
 

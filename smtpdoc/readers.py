@@ -41,6 +41,9 @@ class ServerReader:
                 code=lines[-1].code, lines=tuple(line.text for line in lines), frames=tuple(frames), time=lines[0].time
             )
         end = self.stream.buffer.find(b"\n")
+        cut = self.stream.next_cut()
+        if cut is not None and (end < 0 or end >= cut):
+            return self._cut(cut)
         if end < 0:
             return None
         chunk = self.stream.take(end + 1)
@@ -51,6 +54,25 @@ class ServerReader:
         self._lines.append(line)
         self._complete = parsed.last
         return line
+
+
+    def _cut(self, at: int) -> ReplyLine | NotReplyLine | Reply | None:
+        """A snap length cut this line: what was captured ends the reply (its code is still proved)."""
+        self.stream.cut_read()
+        parsed = smtp_text.parse_reply_line(bytes(self.stream.buffer[:at]).rstrip(b"\r\n")) if at else None
+        if parsed is None:
+            self.stream.take(at)  # no code left to read: the gap is reported
+            self._complete = bool(self._lines)
+            return self.next_event()
+        chunk = self.stream.take(at)
+        line = ReplyLine(parsed.code, True, parsed.text + _CUT_MARK, chunk.data, tuple(chunk.frames), chunk.time)
+        self._lines.append(line)
+        self._complete = True
+        return line
+
+
+# Shown where a snap length cut a line: the captured text ends, more was sent.
+_CUT_MARK = "…"
 
 
 class ClientReader:
@@ -76,6 +98,12 @@ class ClientReader:
 
     def next_line(self) -> CommandLine | None:
         end = self.stream.buffer.find(b"\n")
+        cut = self.stream.next_cut()
+        if cut is not None and (end < 0 or end >= cut):
+            self.stream.cut_read()
+            if cut:
+                chunk = self.stream.take(cut)
+                return CommandLine(chunk.data, tuple(chunk.frames), chunk.time, cut=True)
         if end < 0:
             return None
         chunk = self.stream.take(end + 1)

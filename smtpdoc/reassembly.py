@@ -33,6 +33,8 @@ class Gap:
     frame: int  # the first frame after the hole
     size: int  # bytes missing
     offset: int = 0  # absolute stream offset where the missing bytes would start
+    cut: bool = False  # a snap length cut the frame: its captured bytes end here
+    read: bool = False  # a reader ended a line or a reply at this cut
 
 
 @dataclass
@@ -43,7 +45,7 @@ class ByteStream:
     consumed: int = 0  # absolute offset of buffer[0]
     total: int = 0  # bytes accepted so far
     _spans: deque[_Span] = field(default_factory=deque)
-    _pending: dict[int, tuple[bytes, int, float]] = field(default_factory=dict)
+    _pending: dict[int, tuple[bytes, int, float, int]] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
 
     def start_at(self, seq: int) -> None:
@@ -51,18 +53,18 @@ class ByteStream:
         if self.next_seq is None:
             self.next_seq = seq
 
-    def add(self, seq: int, payload: bytes, frame: int, time: float) -> bool:
-        """Accept a segment; True when new bytes became readable."""
+    def add(self, seq: int, payload: bytes, frame: int, time: float, cut: int = 0) -> bool:
+        """Accept a segment (`cut`: how many of its bytes the capture left out); True when new bytes became readable."""
         if not payload:
             return False
         if self.next_seq is None:
             self.next_seq = seq
         if seq > self.next_seq:
-            self._pending[seq] = (payload, frame, time)
+            self._pending[seq] = (payload, frame, time, cut)
             if len(self._pending) > self.max_pending:
                 return self.skip_hole()
             return False
-        grew = self._append(seq, payload, frame, time)
+        grew = self._append(seq, payload, frame, time, cut)
         return self._drain() or grew
 
     def skip_hole(self) -> bool:
@@ -70,23 +72,30 @@ class ByteStream:
         if not self._pending or self.next_seq is None:
             return False
         seq = min(self._pending)
-        payload, frame, time = self._pending.pop(seq)
+        payload, frame, time, cut = self._pending.pop(seq)
         self.gaps.append(Gap(frame=frame, size=seq - self.next_seq, offset=self.consumed + len(self.buffer)))
         self.next_seq = seq
-        self._append(seq, payload, frame, time)
+        self._append(seq, payload, frame, time, cut)
         self._drain()
         return True
 
-    def _append(self, seq: int, payload: bytes, frame: int, time: float) -> bool:
+    def _append(self, seq: int, payload: bytes, frame: int, time: float, cut: int = 0) -> bool:
         assert self.next_seq is not None
         overlap = self.next_seq - seq
-        if overlap >= len(payload):
+        if overlap >= len(payload) + cut:
             return False  # a pure retransmission
+        if overlap >= len(payload):
+            self.next_seq = seq + len(payload) + cut  # only bytes the capture left out were new
+            return False
         fresh = payload[overlap:] if overlap > 0 else payload
         self.buffer += fresh
         self.total += len(fresh)
         self.next_seq += len(fresh)
         self._spans.append(_Span(end=self.consumed + len(self.buffer), frame=frame, time=time))
+        if cut:
+            # The rest of the segment is not in the capture: a gap right here, never glued over.
+            self.gaps.append(Gap(frame=frame, size=cut, offset=self.consumed + len(self.buffer), cut=True))
+            self.next_seq += cut
         return True
 
     def _drain(self) -> bool:
@@ -96,8 +105,8 @@ class ByteStream:
             if not ready:
                 break
             for seq in sorted(ready):
-                payload, frame, time = self._pending.pop(seq)
-                grew = self._append(seq, payload, frame, time) or grew
+                payload, frame, time, cut = self._pending.pop(seq)
+                grew = self._append(seq, payload, frame, time, cut) or grew
         return grew
 
     def acked(self, ack: int) -> bool:
@@ -109,9 +118,26 @@ class ByteStream:
     def next_gap(self) -> Gap | None:
         """The first gap at or after the read position, if any."""
         for gap in self.gaps:
-            if gap.offset >= self.consumed:
+            if gap.offset >= self.consumed and not gap.read:
                 return gap
         return None
+
+    def next_cut(self) -> int | None:
+        """Where (from the read position) the captured bytes of a cut frame end, if in the buffer."""
+        gap = self.next_gap()
+        if gap is None or not gap.cut or gap.offset - self.consumed > len(self.buffer):
+            return None
+        return gap.offset - self.consumed
+
+    def cut_since_read(self) -> bool:
+        """Did a snap length cut a frame of the bytes not yet read (or at the read position)?"""
+        return any(gap.cut and gap.offset >= self.consumed for gap in self.gaps)
+
+    def cut_read(self) -> None:
+        """A reader ended its line or reply at the next cut."""
+        gap = self.next_gap()
+        if gap is not None:
+            gap.read = True
 
     def find(self, needle: bytes, start: int = 0) -> int:
         return self.buffer.find(needle, start)

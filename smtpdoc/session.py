@@ -42,6 +42,7 @@ from smtpdoc.tls_phase import HANDSHAKE_STEP, TlsPhase
 _RULES = load_rules()
 SMTP_PORTS = _RULES.smtp_ports
 IMPLICIT_TLS_PORTS = _RULES.implicit_tls_ports
+OTHER_TLS_PORTS = _RULES.other_tls_ports
 _TLS_HANDSHAKE_BYTE = bytes([HANDSHAKE])  # a TLS record of a ClientHello starts with its content type
 _KEPT_WHEN_NOT_SMTP: frozenset[StepName] = frozenset({"tcp_handshake", "close"})
 
@@ -82,6 +83,9 @@ class SessionMachine:
         self.client_payloads = 0
         self.left_before_greeting: int | None = None  # the client's FIN/RST before any byte either way
         self.last_time = 0.0
+        self.cut_frames: list[int] = []  # frames a snap length cut
+        self.cut_bytes = 0
+        self.snaplen = 0
 
     # -- feeding -------------------------------------------------------------------------
     def feed(self, packet: Packet) -> None:
@@ -108,7 +112,11 @@ class SessionMachine:
             stream = self.outer.client if side is CLIENT else self.outer.server
             if packet.syn:
                 stream.start_at(packet.seq + 1)
-            if stream.add(packet.seq, packet.payload, packet.number, packet.time):
+            if packet.cut:
+                self.cut_frames.append(packet.number)
+                self.cut_bytes += packet.cut
+                self.snaplen = packet.snaplen
+            if stream.add(packet.seq, packet.payload, packet.number, packet.time, packet.cut):
                 if self._looks_like_tls(packet):
                     self._start_tls(implicit=True, frame=packet.number)
                     self._tls_packet(packet, side, already_added=True)
@@ -311,7 +319,12 @@ class SessionMachine:
         self.b.duration(self.last_time)
         for stream in (self.outer.client, self.outer.server):
             for gap in stream.gaps:
-                self.b.finding("data_gap", [gap.frame], self.b.detail("data_gap", size=gap.size))
+                if not gap.cut:
+                    self.b.finding("data_gap", [gap.frame], self.b.detail("data_gap", size=gap.size))
+        if self.cut_frames:
+            n = len(self.cut_frames)
+            facts = {"snaplen": self.snaplen, "frames": n, "s": "s" if n > 1 else "", "size": self.cut_bytes}
+            self.b.finding("snaplen_cut", self.cut_frames, self.b.detail("snaplen_cut", **facts))
         self.outer.finish()
         if self.link.not_smtp_seen and not self.outer.st.greeted and self.tls is None:
             self._not_smtp_at_all()

@@ -250,6 +250,41 @@ def check(result: RunResult, capture: str) -> None:
     raise TsharkFailed(f"tshark failed on '{capture}' (exit {result.returncode}): {text}")
 
 
+# Encapsulations (capinfos -E, wiretap's short names) of files tshark opens that hold no network
+# traffic: media and document formats it can browse. A short text file, for one, opens as MP4.
+_NOT_NETWORK = {
+    "mp4": "MP4 media",
+    "mime": "a media or document file",
+    "json": "JSON",
+    "rfc7468": "a PEM (RFC 7468) file",
+    "ber": "ASN.1 BER data",
+    "mpeg": "MPEG media",
+    "systemd_journal": "a systemd journal",
+    "ruby_marshal": "Ruby marshal data",
+}
+
+
+def check_network(tshark: Tshark, capture: str) -> None:
+    """A file that gave no packet: is it a capture at all? capinfos (beside tshark) tells its encapsulation."""
+    found = shutil.which("capinfos", path=os.path.dirname(tshark.path)) or shutil.which("capinfos")
+    if found is None:
+        return
+    try:
+        done = subprocess.run(
+            [found, "-T", "-r", "-t", "-E", capture], capture_output=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    fields = done.stdout.decode("utf-8", "replace").rstrip("\n").split("\t")
+    if done.returncode != 0 or len(fields) < 3:
+        return
+    kind = _NOT_NETWORK.get(fields[-1])
+    if kind is not None:
+        raise CaptureUnreadable(
+            f"cannot read '{capture}': tshark reads it as {kind} (file type {fields[-2]}), not a network capture"
+        )
+
+
 def run(tshark: Tshark, args: Sequence[str], capture: str) -> str:
     """Run tshark to completion and return its stdout (for small, secondary passes)."""
     with stream(tshark, args) as (stdout, result):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,32 @@ def plugin_fields(tshark_path: str, capture: Path, *fields: str) -> dict[int, li
         frame, *values = line.split("\t")
         out[int(frame)] = [v.split(",") if v else [] for v in values]
     return out
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def chromium() -> str:
+    """Debian's headless Chromium (the browser tests skip, with the reason, where there is none)."""
+    for name in BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip(f"no headless Chromium found (looked for {', '.join(BROWSERS)}); apt-get install -y chromium")
+
+
+def browse(page: Path, *extra: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    args = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+        *extra,
+        page.as_uri(),
+    ]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)

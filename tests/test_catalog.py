@@ -92,6 +92,7 @@ FINDINGS: dict[str, str] = {
     "smtp_smuggling": "warning",
     "starttls_plaintext": "warning",
     "no_connection": "notice",
+    "snaplen_cut": "warning",
 }
 
 COMMANDS = (

@@ -5,45 +5,16 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
 
-from conftest import DATA, EXAMPLES, ROOT, explained, run_cli
+from conftest import DATA, EXAMPLES, ROOT, browse, explained, run_cli
 
 ARTIFACTS = ROOT / "artifacts"
 DOCS_SCREENSHOT = ROOT / "docs" / "report-screenshot.png"
 SHOWCASE = EXAMPLES / "starttls-dsb.pcapng"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def _chromium() -> str:
-    for name in BROWSERS:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip(f"no headless Chromium found (looked for {', '.join(BROWSERS)}); apt-get install -y chromium")
-
-
-def _browse(page: Path, *extra: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    args = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp / 'chromium-profile'}",
-        *extra,
-        page.as_uri(),
-    ]
-    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
-
-
 def _report(capture: Path, tmp: Path) -> Path:
     out = tmp / f"{capture.stem}.html"
     done = run_cli("explain", str(capture), "-o", str(out), "--quiet")
@@ -53,7 +24,7 @@ def _report(capture: Path, tmp: Path) -> Path:
 
 def test_browser_renders_the_ladder_and_every_step(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     page = _report(SHOWCASE, tmp_path)
-    dom = _browse(page, "--dump-dom", tmp=tmp_path)
+    dom = browse(page, "--dump-dom", tmp=tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
     doc = lxml_html.fromstring(dom.stdout)
     _, sessions = explained(str(SHOWCASE))
@@ -68,7 +39,7 @@ def test_browser_renders_the_ladder_and_every_step(tmp_path: Path, request: pyte
 
     ARTIFACTS.mkdir(exist_ok=True)
     for name, size in (("report.png", "1200,3000"), ("report-phone.png", "390,2400")):
-        shot = _browse(page, f"--screenshot={ARTIFACTS / name}", f"--window-size={size}", tmp=tmp_path)
+        shot = browse(page, f"--screenshot={ARTIFACTS / name}", f"--window-size={size}", tmp=tmp_path)
         assert shot.returncode == 0, shot.stderr[-2000:]
         assert (ARTIFACTS / name).stat().st_size > 10_000
     if request.config.getoption("--update-golden") or not DOCS_SCREENSHOT.exists():
@@ -78,7 +49,7 @@ def test_browser_renders_the_ladder_and_every_step(tmp_path: Path, request: pyte
 
 def test_a_script_in_the_subject_stays_text_in_the_browser(tmp_path: Path) -> None:
     page = _report(DATA / "subject-script.pcapng", tmp_path)
-    dom = _browse(page, "--dump-dom", tmp=tmp_path)
+    dom = browse(page, "--dump-dom", tmp=tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
     doc = lxml_html.fromstring(dom.stdout)
     assert doc.xpath("//script") == []
@@ -138,7 +109,7 @@ def test_mermaid_renders_every_diagram_with_the_capture_text_as_text(tmp_path: P
             expected.append([cut(a.text) + (f" (+{a.more} more)" if a.more else "") for a in arrows(session) if a.text])
     page = tmp_path / "mermaid.html"
     page.write_text(_MERMAID_PAGE.format(script=MERMAID_JS.as_uri(), blocks=json.dumps(blocks)), encoding="utf-8")
-    dom = _browse(page, "--virtual-time-budget=60000", "--dump-dom", tmp=tmp_path)
+    dom = browse(page, "--virtual-time-budget=60000", "--dump-dom", tmp=tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
     doc = lxml_html.fromstring(dom.stdout)
     assert doc.xpath("//body/@data-done") == ["yes"], "Mermaid did not finish"
@@ -179,7 +150,7 @@ def test_ladder_keeps_both_lanes_on_screen_and_readable(width: int, kind: str, t
     text = page.read_text(encoding="utf-8")
     text = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", text)  # let the probe script run
     probe.write_text(text.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
-    dom = _browse(probe, f"--window-size={width},2000", "--dump-dom", tmp=tmp_path)
+    dom = browse(probe, f"--window-size={width},2000", "--dump-dom", tmp=tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
     found = lxml_html.fromstring(dom.stdout).xpath("//body/@data-measure")
     assert found, "the probe did not run"
@@ -192,5 +163,5 @@ def test_ladder_keeps_both_lanes_on_screen_and_readable(width: int, kind: str, t
     assert measure["text"] >= 9, f"diagram text is {measure['text']:.1f} px high at {width} px"
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"ladder-{width}.png"
-    done = _browse(page, f"--screenshot={shot}", f"--window-size={width},1400", tmp=tmp_path)
+    done = browse(page, f"--screenshot={shot}", f"--window-size={width},1400", tmp=tmp_path)
     assert done.returncode == 0 and shot.stat().st_size > 10_000

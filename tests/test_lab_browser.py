@@ -7,44 +7,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
 
-from conftest import DATA, EXAMPLES, ROOT, run_cli
+from conftest import DATA, EXAMPLES, ROOT, browse, run_cli
 
 ARTIFACTS = ROOT / "artifacts"
 DOCS_SCREENSHOT = ROOT / "docs" / "lab-screenshot.png"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def _chromium() -> str:
-    for name in BROWSERS:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip(f"no headless Chromium found (looked for {', '.join(BROWSERS)}); apt-get install -y chromium")
-
-
-def _browse(page: Path, *extra: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    args = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp / 'chromium-profile'}",
-        *extra,
-        page.as_uri(),
-    ]
-    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
-
-
 def _lab(capture: Path, out: Path, *extra: str) -> Path:
     done = run_cli("lab", str(capture), "-o", str(out), *extra)
     assert done.returncode == 0, done.stderr
@@ -56,7 +27,7 @@ def test_the_worksheet_and_answers_render_every_question(tmp_path: Path, request
     lab = EXAMPLES / "worksheets" / "starttls"
     key = json.loads((lab / "key.json").read_text())
     for page in ("worksheet.html", "answers.html"):
-        dom = _browse(lab / page, "--dump-dom", tmp=tmp_path)
+        dom = browse(lab / page, "--dump-dom", tmp=tmp_path)
         assert dom.returncode == 0, dom.stderr[-2000:]
         doc = lxml_html.fromstring(dom.stdout)
         items = doc.xpath("//li[@class='question']")
@@ -77,7 +48,7 @@ def test_the_worksheet_and_answers_render_every_question(tmp_path: Path, request
     assert "src=" not in worksheet  # self-contained: nothing to fetch
 
     pdf = tmp_path / "worksheet.pdf"
-    printed = _browse(lab / "worksheet.html", f"--print-to-pdf={pdf}", "--no-pdf-header-footer", tmp=tmp_path)
+    printed = browse(lab / "worksheet.html", f"--print-to-pdf={pdf}", "--no-pdf-header-footer", tmp=tmp_path)
     assert printed.returncode == 0, printed.stderr[-2000:]
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.read_bytes().count(b"/Type /Page") >= 2
 
@@ -87,7 +58,7 @@ def test_the_worksheet_and_answers_render_every_question(tmp_path: Path, request
         ("answers.html", "lab-answers.png", "1000,1600"),
         ("worksheet.html", "lab-worksheet-phone.png", "390,1600"),
     ):
-        shot = _browse(lab / page, f"--screenshot={ARTIFACTS / name}", f"--window-size={size}", tmp=tmp_path)
+        shot = browse(lab / page, f"--screenshot={ARTIFACTS / name}", f"--window-size={size}", tmp=tmp_path)
         assert shot.returncode == 0, shot.stderr[-2000:]
         assert (ARTIFACTS / name).stat().st_size > 10_000
     if request.config.getoption("--update-golden") or not DOCS_SCREENSHOT.exists():
@@ -97,7 +68,7 @@ def test_the_worksheet_and_answers_render_every_question(tmp_path: Path, request
 
 def test_a_script_in_the_subject_stays_text_in_the_answers(tmp_path: Path) -> None:
     lab = _lab(DATA / "subject-script.pcapng", tmp_path / "lab")
-    dom = _browse(lab / "answers.html", "--dump-dom", tmp=tmp_path)
+    dom = browse(lab / "answers.html", "--dump-dom", tmp=tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
     doc = lxml_html.fromstring(dom.stdout)
     assert doc.xpath("//script") == []

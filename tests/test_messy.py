@@ -208,10 +208,14 @@ def test_cleartext_auth_is_judged_by_what_the_mechanism_exposes(
         assert "password is" not in found.explanation.lower()
 
 
-def test_a_zero_byte_file_is_not_a_capture_but_a_header_without_packets_is() -> None:
+def test_a_zero_byte_or_media_file_is_not_a_capture_but_a_header_without_packets_is() -> None:
     empty = run_cli("explain", str(DATA / "broken" / "empty-file.pcapng"), "--format", "json")
     assert empty.returncode == 4 and empty.stdout == ""
     assert "the file is empty (0 bytes), so it is not a capture" in empty.stderr
+    media = run_cli("explain", str(DATA / "broken" / "short-text.txt"), "--format", "json")
+    assert media.returncode == 4, media.stderr
+    assert "tshark reads it as MP4 media (file type mp4), not a network capture" in media.stderr
+    assert "Traceback" not in media.stderr
     header_only = run_cli("explain", str(DATA / "no-packets.pcapng"), "--format", "json")
     assert header_only.returncode == 0, header_only.stderr
     report = json.loads(header_only.stdout)
@@ -381,3 +385,36 @@ def test_an_unsolicited_421_or_554_is_the_server_closing_the_session() -> None:
     refusal = _step_at(blocked, 26)
     assert refusal.title == "Server closes the session" and refusal.summary.startswith("The server sent 554 without")
     assert [f.frames for f in _findings(blocked, "unexpected_reply")] == [[26]]  # still a reply nobody asked for
+
+
+def test_implicit_tls_on_a_port_tshark_does_not_know_is_smtp() -> None:
+    (odd,) = sessions_of(DATA / "implicit-tls-odd-port.pcapng")
+    assert odd.server.port == 4650 and odd.tls is not None and odd.tls.implicit
+    assert [step.name for step in odd.steps][:2] == ["tcp_handshake", "tls_handshake"]
+    assert _step_at(odd, 4).name == "tls_handshake"
+    assert [(f.frames, f.detail) for f in _findings(odd, "implicit_tls")] == [([4], "port 4650")]
+    assert not _findings(odd, "no_smtp") and not _findings(odd, "not_smtp")
+
+
+# -- class 11: cuts (a snap length) --------------------------------------------------------
+
+
+def test_frames_cut_by_a_snap_length_are_never_glued_and_show_what_they_prove() -> None:
+    (cut,) = sessions_of(DATA / "snaplen-80.pcapng")
+    greeting = _step_at(cut, 4)
+    assert greeting.name == "greeting" and greeting.reply is not None and greeting.reply.code == 220
+    assert greeting.reply.lines == ["mail.examp…"]  # the reply ends where the capture does
+    ehlo = _step_at(cut, 6)
+    assert (ehlo.name, ehlo.facts["variant"], ehlo.facts["verb"]) == ("command", "cut", "EHLO")
+    assert ehlo.title == "Command cut by the snap length" and ehlo.frames == [6, 8]
+    assert ehlo.summary == "The client sent EHLO; the capture keeps only “EHLO client.ex…”, the server answered 250."
+    for frame, verb, code in ((9, "MAIL", 250), (11, "RCPT", 250)):
+        step = _step_at(cut, frame)
+        assert (step.facts["variant"], step.facts["verb"], step.reply and step.reply.code) == ("cut", verb, code)
+    assert [step.name for step in cut.steps][-4:] == ["data", "message", "quit", "close"]
+    assert _step_at(cut, 16).name == "message" and _step_at(cut, 18).name == "quit"
+    (found,) = _findings(cut, "snaplen_cut")
+    assert found.frames == [4, 6, 8, 9, 11, 14, 15, 16, 18]
+    assert found.detail == "snap length 80 bytes: 9 frames cut, 503 bytes not captured"
+    assert not _findings(cut, "unexpected_reply") and not _findings(cut, "bare_line_ending")
+    assert not _findings(cut, "data_gap")  # counted once, in the snap length finding

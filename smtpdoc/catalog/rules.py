@@ -45,6 +45,7 @@ class Event(enum.Enum):
     GAP = "gap"
     TLS = "tls"
     PLAINTEXT = "plaintext"  # SMTP text where TLS records were due (after STARTTLS's 220)
+    CUT = "cut"  # a client line whose frame a snap length cut
 
     __hash__ = object.__hash__
 
@@ -56,6 +57,7 @@ class Condition(enum.Enum):
     CHUNK_COMPLETE = "chunk_complete"
     NOT_GREETED = "not_greeted"
     BARE_LF_END = "bare_lf_end"
+    MESSAGE_CUT = "message_cut"
 
 
 class Action(enum.Enum):
@@ -90,6 +92,8 @@ class Action(enum.Enum):
     UNEXPECTED_REPLY = "unexpected_reply"
     BARE_LF_END = "bare_lf_end"
     STARTTLS_PLAINTEXT = "starttls_plaintext"
+    CUT_COMMAND = "cut_command"
+    MESSAGE_CUT_END = "message_cut_end"
 
 
 ANY_VERB = "*"
@@ -121,6 +125,7 @@ class CommandStep:
 class Rules:
     smtp_ports: frozenset[int]
     implicit_tls_ports: frozenset[int]
+    other_tls_ports: frozenset[int]
     greeting_code: int
     greeting_codes: frozenset[int]
     starttls_go_ahead: int
@@ -259,6 +264,7 @@ def load_rules() -> Rules:
     return Rules(
         smtp_ports=_ints(table, "smtp_ports"),
         implicit_tls_ports=_ints(table, "implicit_tls_ports"),
+        other_tls_ports=_ints(table, "other_tls_ports"),
         greeting_codes=_ints(table, "greeting_codes"),
         open_challenges=frozenset(v.upper() for v in _strs(table, "open_challenges", "steps.toml [rules]")),
         commands=_commands(steps_doc.get("step", [])),
