@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from smtpdoc import job as one
-from smtpdoc.errors import EXIT_CLUSTER, EXIT_CUT_SHORT, EXIT_INTERNAL, EXIT_USAGE, SmtpdocError
+from smtpdoc.errors import EXIT_CLUSTER, EXIT_CUT_SHORT, EXIT_INTERNAL, SmtpdocError, UsageProblem
 from smtpdoc.explain import Settings
 from smtpdoc.model import CaptureSummary, Report, Session
 from smtpdoc.render import RenderOptions
@@ -43,10 +43,8 @@ STDIN = "-"
 STDIN_LABEL = "stdin"
 
 
-class InputProblem(SmtpdocError):
+class InputProblem(UsageProblem):
     """An input on the command line cannot be used (an empty folder, stdin twice, stdin a terminal)."""
-
-    exit_code = EXIT_USAGE
 
 
 class ClusterUnavailable(SmtpdocError):

@@ -33,7 +33,7 @@ from smtpdoc import pdml
 from smtpdoc import tshark as tshark_mod
 from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.demux import Demux
-from smtpdoc.errors import EXIT_NOT_PERMITTED, EXIT_USAGE, SmtpdocError, TsharkFailed
+from smtpdoc.errors import EXIT_NOT_PERMITTED, SmtpdocError, TsharkFailed, UsageProblem
 from smtpdoc.explain import Settings, explain_capture, explain_session
 from smtpdoc.model import Finding, Report, Session
 from smtpdoc.session import Options
@@ -50,12 +50,12 @@ PERMISSION_HINT = (
 )
 
 
-class NoSuchInterface(SmtpdocError):
-    exit_code = EXIT_USAGE
+class NoSuchInterface(UsageProblem):
+    """The interface to capture on does not exist."""
 
 
-class BadCaptureFilter(SmtpdocError):
-    exit_code = EXIT_USAGE
+class BadCaptureFilter(UsageProblem):
+    """tshark refused the capture filter."""
 
 
 class CaptureNotPermitted(SmtpdocError):
