@@ -69,6 +69,7 @@ local DATA_MARK = "smtpdoc-data/"
 local DATA_VERSION = "1"
 local WORDS_STEP, WORDS_FINDING = "smtpdoc step ", "smtpdoc finding "
 local LINE = 120
+local NAME = 60
 
 local proto = Proto("smtpdoc", "SMTP walkthrough (smtpdoc)")
 local pf = {
@@ -100,11 +101,13 @@ local comment_field = Field.new("frame.comment")
 
 -- "<preamble> smtpdoc-data/1 s=1 p=5.mail_from,6.rcpt_to f=warning.error_reply" → a table;
 -- anything cut, unknown or out of range is left out, never an error.
+-- The version is the digits after the mark, up to a space or the end: "1x" or "1.0" is no version.
 local function parse(text)
   local at = text:find(DATA_MARK, 1, true)
   if at == nil then return { version = "?" } end
   local version, rest = text:match("^(%d+)(.*)$", at + #DATA_MARK)
-  local data = { version = version or "?", steps = {}, findings = {} }
+  if version == nil or (rest ~= "" and rest:sub(1, 1) ~= " ") then version = "?" end
+  local data = { version = version, steps = {}, findings = {} }
   if version ~= DATA_VERSION then return data end
   for key, value in rest:gmatch(" (%a)=(%S+)") do
     if key == "s" and #value <= 9 then
@@ -125,14 +128,30 @@ local function parse(text)
   return data
 end
 
+-- The length of the longest start of `text` that has at most `limit` bytes and does not end
+-- inside a UTF-8 character (a character has at most 3 continuation bytes: text that is not
+-- UTF-8 is cut at `limit`, so a cut never goes back more than 3 bytes).
+local function cut_at(text, limit)
+  if #text <= limit then return #text end
+  local cut = limit
+  while cut > limit - 3 and text:byte(cut + 1) >= 128 and text:byte(cut + 1) < 192 do cut = cut - 1 end
+  if text:byte(cut + 1) >= 128 and text:byte(cut + 1) < 192 then return limit end
+  return cut
+end
+
+-- `text` in at most `limit` bytes, "..." at the end when it had to be cut.
+local function short(text, limit)
+  if #text <= limit then return text end
+  return text:sub(1, cut_at(text, limit - 3)) .. "..."
+end
+
 -- Full lines of at most LINE bytes (Wireshark cuts a label at 240), split between words;
--- a word longer than a line is cut before a UTF-8 continuation byte.
+-- a word longer than a line is cut between two UTF-8 characters.
 local function lines(text)
   local out, line = {}, ""
   for word in text:gmatch("%S+") do
     while #word > LINE do
-      local cut = LINE
-      while cut > 1 and word:byte(cut + 1) >= 128 and word:byte(cut + 1) < 192 do cut = cut - 1 end
+      local cut = cut_at(word, LINE)
       if line ~= "" then out[#out + 1] = line; line = "" end
       out[#out + 1] = word:sub(1, cut)
       word = word:sub(cut + 1)
@@ -154,40 +173,55 @@ local function is_words(text)
   return text:sub(1, #WORDS_STEP) == WORDS_STEP or text:sub(1, #WORDS_FINDING) == WORDS_FINDING
 end
 
+-- "smtpdoc step 5 mail_from (inside TLS): ..." → "Step 5: ...", "smtpdoc finding warning x: ..." →
+-- "Finding (warning): ...". Found without backtracking: the words may be 65,000 bytes long.
+local function headed(part)
+  local position, after = part:match("^smtpdoc step (%d+) [%w_]+()")
+  if position ~= nil then
+    local colon = part:find(": ", after, true)
+    if colon ~= nil and colon - after <= NAME and not part:sub(after, colon - 1):find(":", 1, true) then
+      return "Step " .. position .. ": " .. part:sub(colon + 2)
+    end
+    return part
+  end
+  local severity, rest = part:match("^smtpdoc finding (%a+) [%w_]+: ()")
+  if severity ~= nil then return "Finding (" .. severity .. "): " .. part:sub(rest) end
+  return part
+end
+
 local function show(tree, data, words)
   local root = tree:add(proto)
   local heads = {}
   if data.version ~= DATA_VERSION then
-    root:add(pf.data, data.version):set_text("smtpdoc data of version " .. data.version
+    root:add(pf.data, short(data.version, NAME)):set_text("smtpdoc data of version " .. short(data.version, NAME)
       .. "; this plugin reads version " .. DATA_VERSION .. " (annotate the capture again with this smtpdoc)")
   end
   if data.session ~= nil then root:add(pf.session, data.session) end
   for _, step in ipairs(data.steps or {}) do
     local title = STEP_TITLES[step.name]
     local item = root:add(pf.step, step.position)
-    local shown = title or (step.name .. " (a step this plugin does not know)")
+    local shown = title or (short(step.name, NAME) .. " (a step this plugin does not know)")
     item:set_text(string.format("Step %d: %s", step.position, shown))
     item:add(pf.step_id, step.name)
     item:add(pf.step_name, title or step.name)
-    heads[#heads + 1] = string.format("step %d %s", step.position, title or step.name)
+    heads[#heads + 1] = string.format("step %d %s", step.position, title or short(step.name, NAME))
   end
   for _, found in ipairs(data.findings or {}) do
-    local title = FINDING_TITLES[found.name] or found.name
+    local title = FINDING_TITLES[found.name] or short(found.name, NAME)
+    local severity = short(found.severity, NAME)
     local item = root:add(pf.finding, found.name)
-    item:set_text(string.format("Finding (%s): %s", found.severity, title))
+    item:set_text(string.format("Finding (%s): %s", severity, title))
     item:add(pf.severity, found.severity)
-    item:add_proto_expert_info(experts[found.severity] or experts.notice, title .. " (" .. found.severity .. ")")
-    heads[#heads + 1] = found.severity .. " finding"
+    item:add_proto_expert_info(experts[found.severity] or experts.notice, title .. " (" .. severity .. ")")
+    heads[#heads + 1] = severity .. " finding"
   end
   local head = "SMTP walkthrough (smtpdoc): " .. (#heads > 0 and table.concat(heads, "; ") or "no step")
-  root:set_text(#head > 200 and head:sub(1, 200) .. "..." or head)
+  root:set_text(short(head, 200))
   for _, text in ipairs(words) do
     if is_words(text) then
       local explanation = root:add(pf.explanation)
       for part in (text .. " | "):gmatch("(.-) | ") do
-        part = part:gsub("^smtpdoc step (%d+) [%w_]+[^:]-: ", "Step %1: ", 1)
-        part = part:gsub("^smtpdoc finding (%a+) [%w_]+: ", "Finding (%1): ", 1)
-        for _, line in ipairs(lines(part)) do explanation:add(pf.explain, line):set_text(line) end
+        for _, line in ipairs(lines(headed(part))) do explanation:add(pf.explain, line):set_text(line) end
       end
     end
   end

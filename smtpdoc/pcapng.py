@@ -125,7 +125,15 @@ def block_comments(kind: int, block: bytes, order: str) -> list[str]:
     return [value.decode("utf-8", "replace") for code, value in found if code == OPT_COMMENT]
 
 
-def _rewritten(kind: int, block: bytes, order: str, drop: Callable[[str], bool], add: Sequence[str]) -> bytes | None:
+def _comment_value(text: str | bytes) -> bytes:
+    """A comment option's value: text as UTF-8 cut between characters; bytes (a test writing
+    what a broken or hostile writer would) as they are, cut to the largest option."""
+    return text[:MAX_OPTION] if isinstance(text, bytes) else utf8_prefix(text, MAX_OPTION)
+
+
+def _rewritten(
+    kind: int, block: bytes, order: str, drop: Callable[[str], bool], add: Sequence[str | bytes]
+) -> bytes | None:
     fixed = _fixed_size(kind, block, order)
     if fixed is None:
         return None
@@ -135,7 +143,7 @@ def _rewritten(kind: int, block: bytes, order: str, drop: Callable[[str], bool],
     kept = [(c, v) for c, v in old if not (c == OPT_COMMENT and drop(v.decode("utf-8", "replace")))]
     if not add and len(kept) == len(old):
         return block  # nothing to change: the block stays byte for byte
-    kept += [(OPT_COMMENT, utf8_prefix(text, MAX_OPTION)) for text in add]
+    kept += [(OPT_COMMENT, _comment_value(text)) for text in add]
     tail = b"".join(_option(code, value, order) for code, value in kept)
     if tail:
         tail += _option(OPT_END, b"", order)
@@ -147,7 +155,7 @@ def _rewritten(kind: int, block: bytes, order: str, drop: Callable[[str], bool],
 
 
 def rewrite_comments(
-    src: BinaryIO, dst: BinaryIO, comments: Mapping[int, Sequence[str]], drop: Callable[[str], bool]
+    src: BinaryIO, dst: BinaryIO, comments: Mapping[int, Sequence[str | bytes]], drop: Callable[[str], bool]
 ) -> Rewritten:
     """Copy `src` to `dst`: on every packet block, remove the comments `drop` says are stale and
     append `comments[frame]`. A Simple Packet Block has no room for options, so its frame is

@@ -10,6 +10,7 @@ from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.wireshark.lua_reader import READER
 
 LINE_BYTES = 120  # one explanation line in the packet tree (Wireshark cuts labels at 240 bytes)
+NAME_BYTES = 60  # a step or finding name, severity or version the plugin does not know, in a label
 
 HEADER = """\
 -- smtpdoc.lua: a Wireshark post-dissector that shows what `smtpdoc annotate` wrote into a capture.
@@ -54,6 +55,7 @@ def _data(catalog: Catalog) -> str:
             f"local WORDS_STEP, WORDS_FINDING = {lua_string(annotate.OWN_PREFIXES[0])}, "
             f"{lua_string(annotate.OWN_PREFIXES[1])}",
             f"local LINE = {LINE_BYTES}",
+            f"local NAME = {NAME_BYTES}",
         ]
     )
 
