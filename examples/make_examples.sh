@@ -357,7 +357,8 @@ for sc in auth-digest-md5 auth-ntlm auth-oauthbearer auth-brute-force implicit-t
 done
 run "$TD/socks5-tunnel.pcapng"         1080 messy socks5-tunnel
 run "$TD/http-connect-tunnel.pcapng"   8080 messy http-connect-tunnel
-run "$TD/implicit-tls-odd-port.pcapng" 4650 messy implicit-tls-odd-port
+run "$TD/implicit-tls-odd-port.pcapng" 4650 messy implicit-tls-odd-port \
+    --keylog "$(keyed "$TD/implicit-tls-odd-port.keylog")"
 run "$TD/random-bytes-465.pcapng"      465  messy random-bytes-465
 run "$TD/smtp-port-2526.pcapng"        2526 messy plain-session --port 2526
 # SYN -> RST to the closed port 25 (twice), and a SYN to the closed port 587 whose RST the

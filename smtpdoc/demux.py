@@ -7,28 +7,31 @@ does not grow with the number of sessions in the capture.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from smtpdoc.builder import number
 from smtpdoc.model import Session
 from smtpdoc.packets import Packet
-from smtpdoc.session import OTHER_TLS_PORTS, Options, SessionMachine
+from smtpdoc.session import OTHER_TLS_PORTS, Options, Redissect, SessionMachine
 
 
 class Demux:
     """Packets of a whole capture → finished Sessions, in order of their first frame."""
 
-    def __init__(self, options: Options | None = None) -> None:
+    def __init__(self, options: Options | None = None, can_decrypt: Callable[[], bool] | None = None) -> None:
         self.options = options or Options()
+        # Are there TLS keys (a key log, or secrets in the capture)? Asked only when an
+        # implicit-TLS session could be read again with them.
+        self.can_decrypt = can_decrypt or (lambda: False)
         self.machines: dict[int, SessionMachine] = {}
         self.order: list[int] = []  # streams by first frame, not yet released
         self.done: dict[int, Session] = {}
         self.closed_streams: set[int] = set()
         self.index = 0
-        # Streams waiting for a second tshark pass with a decode-as (stream → server port).
-        # Later sessions wait behind them, so order is kept; this only happens for SMTP
-        # with TLS on a port tshark does not know.
-        self.held: dict[int, int] = {}
+        # Streams waiting for a second tshark pass with a decode-as (stream → how). Later
+        # sessions wait behind them, so order is kept; this only happens for SMTP with TLS
+        # on a port tshark does not know.
+        self.held: dict[int, Redissect] = {}
 
     def feed(self, packet: Packet) -> Iterator[Session]:
         machine = self.machines.get(packet.stream)
@@ -50,10 +53,12 @@ class Demux:
     def _finish(self, stream: int) -> None:
         machine = self.machines.pop(stream)
         self.closed_streams.add(stream)
-        self.done[stream] = machine.finish()
-        port = machine.needs_decode_as()
-        if port is not None:
-            self.held[stream] = port
+        session = self.done[stream] = machine.finish()
+        redo = machine.needs_decode_as()
+        if redo is not None and redo.implicit_tls and not (_implicit_tls(session) and self.can_decrypt()):
+            redo = None  # no keys, or not SMTP: nothing more to read inside
+        if redo is not None:
+            self.held[stream] = redo
 
     def _release(self) -> Iterator[Session]:
         while self.order and self.order[0] in self.done and self.order[0] not in self.held:

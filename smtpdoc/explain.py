@@ -7,6 +7,7 @@ while tshark is still reading the capture.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import string
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from smtpdoc import passes, pdml
+from smtpdoc import passes, pcapng, pdml
 from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.demux import Demux, run_streams
 from smtpdoc.errors import CaptureUnreadable
@@ -106,7 +107,7 @@ def _sessions(
 ) -> Iterator[Session]:
     ports = settings.smtp_ports | frozenset(settings.decode_as)
     options = Options(reveal_secrets=settings.reveal_secrets, smtp_ports=ports)
-    demux = Demux(options)
+    demux = Demux(options, can_decrypt=functools.cache(partial(_has_keys, capture, settings.keylog)))
     read = partial(passes.packets, capture, tshark, keylog=settings.keylog, outcome=outcome)
     first = read(
         decode_as=settings.decode_as, display_filter=display_filter, progress=settings.progress, first=first_pass
@@ -121,10 +122,13 @@ def _sessions(
     if demux.held:
         # SMTP found by its "220" on ports tshark does not know, gone to TLS: dissect those
         # streams again with a decode-as so that tshark reads their TLS too.
+        # Implicit TLS there, with keys: dissect the port as TLS carrying SMTP.
         streams = ", ".join(str(s) for s in sorted(demux.held))
-        extra = tuple(sorted(set(settings.decode_as) | set(demux.held.values())))
+        redo = demux.held.values()
+        extra = tuple(sorted(set(settings.decode_as) | {r.port for r in redo if not r.implicit_tls}))
+        tls_ports = tuple(sorted({r.port for r in redo if r.implicit_tls} - set(extra)))
         focus = f"tcp.stream in {{{streams}}} && ({pdml.DISPLAY_FILTER})"
-        again = read(decode_as=extra, display_filter=focus)
+        again = read(decode_as=extra, tls_ports=tls_ports, display_filter=focus)
         redone = run_streams(again, Options(reveal_secrets=settings.reveal_secrets, smtp_ports=ports | set(extra)))
         for session in demux.resolve(redone):
             outcome.sessions += 1
@@ -132,6 +136,17 @@ def _sessions(
     if outcome.sessions == 0:
         detail = "no packets" if outcome.frames == 0 else f"{outcome.frames} TCP frames, none of them SMTP"
         report.findings.append(_finding(Finding(name="no_smtp", frames=[], detail=detail), catalog))
+
+
+def _has_keys(capture: str, keylog: str | None) -> bool:
+    """Can tshark decrypt TLS in this capture: a key log, or TLS secrets inside the pcapng?"""
+    if keylog is not None:
+        return True
+    try:
+        with open(capture, "rb") as src:
+            return pcapng.has_tls_secrets(src)
+    except (OSError, pcapng.PcapngError):
+        return False  # not a pcapng file one can read: the passes say what is wrong with it
 
 
 # -- words ---------------------------------------------------------------------------------

@@ -36,8 +36,13 @@ class Outcome:
     sessions: int = 0
 
 
-def decode_as_rules(ports: Sequence[int]) -> list[str]:
-    return [f"tcp.port=={port},smtp" for port in ports]
+def decode_as_rules(ports: Sequence[int], tls_ports: Sequence[int] = ()) -> list[str]:
+    """tshark's -d rules: `ports` carry SMTP; `tls_ports` carry TLS from the first byte, with
+    SMTP inside (tshark needs both rules to hand decrypted bytes to SMTP)."""
+    rules = [f"tcp.port=={port},smtp" for port in ports]
+    for port in tls_ports:
+        rules += [f"tcp.port=={port},tls", f"tls.port=={port},smtp"]
+    return rules
 
 
 @dataclass
@@ -72,6 +77,7 @@ def start(
     decode_as: Sequence[int],
     display_filter: str,
     smtp_ports: frozenset[int] | None = None,
+    tls_ports: Sequence[int] = (),
 ) -> First:
     """Start the first pass now, so that tshark loads while Python gets the rest ready.
 
@@ -79,7 +85,7 @@ def start(
     gets a narrowing pass (`smtpdoc.narrow`). Hand the result to `packets(..., first=...)`
     with the same arguments.
     """
-    rules = decode_as_rules(decode_as)
+    rules = decode_as_rules(decode_as, tls_ports)
     if keylog is not None:
         args = pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=display_filter)
         return First(whole=tshark_mod.spawn(tshark, args))
@@ -112,16 +118,20 @@ def packets(
     outcome: Outcome,
     progress: Callable[[int], None] | None = None,
     first: First | None = None,
+    tls_ports: Sequence[int] = (),
 ) -> Iterator[Packet]:
     """One streamed pass over `capture`: packet events, with decrypted bytes attached.
 
     `first` is what `start` began (without it, a pass over the whole capture starts now).
+    `tls_ports` are dissected as TLS carrying SMTP (implicit TLS on ports tshark does not know).
     """
-    rules = decode_as_rules(decode_as)
+    rules = decode_as_rules(decode_as, tls_ports)
     counting = outcome.frames == 0  # the first pass counts the frames
     read = partial(_passes, capture, tshark, keylog, rules, outcome, counting, progress)
     if first is None:
-        first = start(capture, tshark, keylog=keylog, decode_as=decode_as, display_filter=display_filter)
+        first = start(
+            capture, tshark, keylog=keylog, decode_as=decode_as, display_filter=display_filter, tls_ports=tls_ports
+        )
     narrowing = first.narrowing
     if narrowing is None:
         yield from read(display_filter, spawned=first.whole)

@@ -22,6 +22,8 @@ PACKET_OBSOLETE = 0x00000002
 SIMPLE_PACKET = 0x00000003
 ENHANCED_PACKET = 0x00000006
 SYSTEMD_JOURNAL = 0x00000009
+DECRYPTION_SECRETS = 0x0000000A
+TLS_KEY_LOG = 0x544C534B  # a Decryption Secrets Block's secrets type: an NSS key log ("TLSK")
 _FRAMES = {PACKET_OBSOLETE, SIMPLE_PACKET, ENHANCED_PACKET, SYSTEMD_JOURNAL}
 _BYTE_ORDER_MAGIC = 0x1A2B3C4D
 OPT_END = 0
@@ -196,6 +198,29 @@ def read_comments(src: BinaryIO) -> dict[int, list[str]]:
             if found:
                 out[frame] = found
     return out
+
+
+def has_tls_secrets(src: BinaryIO) -> bool:
+    """Does the file carry a TLS key log in a Decryption Secrets Block (editcap --inject-secrets)?
+
+    Only block headers are read; every other block is skipped with a seek."""
+    order = "<"
+    first = True
+    while True:
+        head = src.read(12)
+        if len(head) < 12:
+            return False
+        if struct.unpack("<I", head[:4])[0] == SECTION_HEADER:
+            order = "<" if struct.unpack("<I", head[8:12])[0] == _BYTE_ORDER_MAGIC else ">"
+        elif first:
+            return False  # not a pcapng file
+        first = False
+        kind, length, first_word = struct.unpack(order + "III", head)
+        if kind == DECRYPTION_SECRETS and first_word == TLS_KEY_LOG:
+            return True
+        if length < 12 or length % 4 or length > MAX_BLOCK:
+            return False
+        src.seek(length - 12, 1)
 
 
 def frame_count(src: BinaryIO) -> int:

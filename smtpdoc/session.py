@@ -54,6 +54,15 @@ class _Handshake:
     ack: Packet | None = None
 
 
+@dataclass(frozen=True)
+class Redissect:
+    """A second tshark pass over one stream: its server port read as SMTP, or (implicit TLS)
+    as TLS carrying SMTP."""
+
+    port: int
+    implicit_tls: bool = False
+
+
 @dataclass
 class Options:
     reveal_secrets: bool = False
@@ -224,16 +233,24 @@ class SessionMachine:
             self.b.facts(step, rtt_ms=round((hs.synack.time - hs.syn.time) * 1000, 3))
         self.b.set_direction(step, "both")
 
-    def needs_decode_as(self) -> int | None:
-        """The server port to re-dissect as SMTP: SMTP went to TLS on a port tshark does not know.
+    def needs_decode_as(self) -> Redissect | None:
+        """How to dissect this stream again, when tshark could not read its SMTP as it was.
 
-        tshark may still find the TLS by its heuristics, but only a decode-as makes it hand
-        the decrypted bytes to SMTP and read TLS from the right frame on.
+        SMTP went to TLS on a port tshark does not know: tshark may still find the TLS by its
+        heuristics, but only a decode-as makes it hand the decrypted bytes to SMTP and read
+        TLS from the right frame on. Implicit TLS there that no SMTP was read inside: tshark
+        decrypts it with keys but hands the bytes to no protocol unless the port is decoded
+        as TLS carrying SMTP (only worth a pass when keys exist: the caller knows).
         """
         port = self.session.server.port
-        if port in self.options.smtp_ports or not self.outer.st.greeted or self.session.tls is None:
+        tls = self.session.tls
+        if tls is None or port in self.options.smtp_ports:
             return None
-        return port
+        if tls.implicit and self.inner is None and port not in self.options.implicit_tls_ports:
+            return Redissect(port, implicit_tls=True)
+        if not self.outer.st.greeted:
+            return None
+        return Redissect(port)
 
     @property
     def closed(self) -> bool:

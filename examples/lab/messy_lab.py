@@ -39,6 +39,7 @@ PASSWORD = "s3cret-Passw0rd"
 TOKEN = "ya29.smtpdoc-lab-Bearer-9qT4xVw2"
 CERT: str | None = None
 KEY: str | None = None
+KEYLOG: str | None = None  # the client's TLS key log (--keylog), for the implicit TLS scenarios
 
 
 # --------------------------------------------------------------------------
@@ -747,6 +748,8 @@ def _implicit(port: int) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    if KEYLOG:
+        ctx.keylog_filename = KEYLOG
     c.sock = ctx.wrap_socket(c.sock)
     c.reply()
     plain_mail(c, f"implicit TLS on port {port}")
@@ -835,14 +838,15 @@ SCENARIOS: dict[str, Callable[[], None]] = {
 
 
 def main() -> None:
-    global CERT, KEY, PORT
+    global CERT, KEY, PORT, KEYLOG
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     ap.add_argument("--port", type=int, default=25)
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--keylog", help="the client writes its TLS secrets here (implicit TLS scenarios)")
     a = ap.parse_args()
-    CERT, KEY, PORT = a.cert, a.key, a.port
+    CERT, KEY, PORT, KEYLOG = a.cert, a.key, a.port, a.keylog
     SCENARIOS[a.scenario]()
 
 
