@@ -88,6 +88,8 @@ SAMPLE = (
     ("tests/data/smtp-port-2525.pcapng", None),  # SMTP found by content: narrowing reads it all
     ("tests/data/tls12.pcapng", "tests/data/tls12.keylog"),
     ("tests/data/mid-session.pcapng", None),
+    # implicit TLS on 4650 with keys: a second pass decodes the port as TLS carrying SMTP
+    ("tests/data/implicit-tls-odd-port.pcapng", "tests/data/implicit-tls-odd-port.keylog"),
 )
 
 
