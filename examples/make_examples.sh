@@ -368,6 +368,9 @@ run_filter "$TD/port-probe.pcapng" 'tcp port 25 or (tcp port 587 and tcp[tcpflag
 # tcpdump -s 80: every frame cut to its first 80 bytes (14 bytes of the 80 are the
 # loopback link header, 52 IP+TCP with timestamps: 14 bytes of SMTP survive per frame).
 SNAPLEN=80 run "$TD/snaplen-80.pcapng" 25 messy plain-session
+# tcpdump -s 100 (34 bytes of SMTP per frame): the message goes out in four writes, the long
+# ones cut, so the text the capture keeps comes in pieces that must never be joined.
+SNAPLEN=100 run "$TD/snaplen-message.pcapng" 25 messy message-in-segments
 
 # Cuts of real captures, and (in tests/data/broken/) files cut short, odd or not captures at all.
 mkdir -p "$TD/broken"

@@ -193,6 +193,8 @@ class SessionBuilder:
 
     def message(self, transaction: Transaction | None, step: Step, message: Message, size_key: str) -> None:
         step.facts.update({size_key: message.size, "subject": message.headers.get("subject", "")})
+        if message.captured is not None:
+            step.facts["captured"] = message.captured  # a snap length cut it: the bytes kept
         if transaction is not None:
             transaction.message = message
             merge(transaction.frames, step.frames)

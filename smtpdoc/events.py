@@ -66,6 +66,7 @@ class MessageChunk:
     data: bytes
     frames: tuple[int, ...]
     time: float
+    lost: int = 0  # a snap length cut the frame right after this text: bytes sent, not captured
 
 
 @dataclass(frozen=True, slots=True)

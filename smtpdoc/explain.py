@@ -235,8 +235,12 @@ def _step_facts(step: Step, session: Session, catalog: Catalog) -> dict[str, Any
         facts["cipher"] = catalog.cipher_suite(cipher)[0] if isinstance(cipher, int) else None
     if step.name == "auth":
         facts["mechanism"] = facts.get("mechanism") or "?"
-    if step.name == "message" and isinstance(facts.get("size"), int):
-        facts["size"] = human_size(facts["size"])
+    if step.name == "message":
+        for key in ("size", "captured"):
+            if isinstance(facts.get(key), int):
+                facts[key] = human_size(facts[key])
+        if "captured" in facts:
+            facts["size"] = f"up to {facts['size']}"  # the bytes sent in its frames, the final dot too
     subject = facts.get("subject")
     if isinstance(subject, str) and (decoded := decode_words(subject)) is not None:
         facts["subject"] = f"{decoded}, sent encoded as {subject}"  # RFC 2047: the words beside the bytes

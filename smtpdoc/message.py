@@ -34,12 +34,17 @@ def unstuff(data: bytes) -> bytes:
     return b"\n".join(line[1:] if line.startswith(b".") else line for line in lines)
 
 
-def summarise(data: bytes, size: int, truncated: bool) -> Message:
+def summarise(data: bytes, size: int, truncated: bool, cut: bool = False) -> Message:
+    """`cut`: a snap length cut the text right after `data`; a header line it ends inside is
+    marked with "…" (its value went on in bytes the capture does not have)."""
     parsed = BytesParser(policy=policy.compat32).parsebytes(data)
+    items = list(parsed.raw_items())
+    cut_header = cut and not data.endswith(b"\n") and not _header_block_ended(data)
     found: dict[str, list[str]] = {}
-    for name, raw in parsed.raw_items():
+    for index, (name, raw) in enumerate(items):
         if name.lower() in _HEADERS:
-            found.setdefault(name.lower(), []).append(_clean(_unescape(raw)))
+            value = _clean(_unescape(raw))
+            found.setdefault(name.lower(), []).append(value + "…" if cut_header and index == len(items) - 1 else value)
     headers: dict[str, str] = {}
     for name, key in _HEADERS.items():
         if name in found and key not in headers:
@@ -48,6 +53,10 @@ def summarise(data: bytes, size: int, truncated: bool) -> Message:
     return Message(
         size=size, headers=headers, attachments=_attachments(data), truncated=truncated, decoded=decoded
     )
+
+
+def _header_block_ended(data: bytes) -> bool:
+    return b"\r\n\r\n" in data or b"\n\n" in data or data.startswith((b"\r\n", b"\n"))
 
 
 def decode_words(value: str) -> str | None:

@@ -23,14 +23,19 @@ def message_text(st: DialogueState, chunk: MessageChunk) -> None:
         st.message.step = st.step("message", chunk.frames, b.rel(chunk.time), CLIENT)
     else:
         b.add_frames(st.message.step, chunk.frames)
-    st.message.add(chunk.data)
+    text = chunk.data
+    if st.message.after_cut:
+        text = text.removeprefix(b"\n")  # a cut may have fallen between CR and LF
+    if chunk.lost:
+        text = text.removesuffix(b"\r")
+    st.message.add(chunk.data, chunk.lost)
     limit = st.rules.max_text_line
-    for line in chunk.data.split(b"\n"):
+    for line in text.split(b"\n"):
         if len(line) + 1 > limit:
             detail = b.detail("line_too_long", kind="message", size=len(line) + 1, limit=limit)
             b.finding("line_too_long", chunk.frames, detail)
             break
-    stripped = chunk.data.replace(b"\r\n", b"")
+    stripped = text.replace(b"\r\n", b"")
     kinds = [kind for kind, byte in (("bare LF", b"\n"), ("bare CR", b"\r")) if byte in stripped]
     if kinds:
         b.finding("bare_line_ending", chunk.frames, b.detail("bare_line_ending_text", problems=" and ".join(kinds)))

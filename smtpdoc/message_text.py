@@ -17,12 +17,20 @@ class MessageText:
     bdat_left: int = 0
     bdat_last: bool = False
     bdat_step: Step | None = None
+    lost: int = 0  # bytes a snap length cut out of the message's frames
+    whole_until: int | None = None  # the kept bytes before the first cut: after it, lines are unknown
+    after_cut: bool = False  # the last text added ended where a snap length cut its frame
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes, lost: int = 0) -> None:
         room = self.keep - len(self.kept)
         if room > 0:
             self.kept += data[:room]
         self.size += len(data)
+        self.after_cut = lost > 0
+        if lost:
+            self.lost += lost
+            if self.whole_until is None:
+                self.whole_until = len(self.kept)
 
     def bdat(self, size: int, last: bool, step: Step) -> None:
         """A BDAT chunk of `size` bytes is announced."""
@@ -30,9 +38,15 @@ class MessageText:
 
     def summary(self, dot_stuffed: bool, truncated: bool) -> Message:
         """The message as read so far; the buffer starts afresh."""
-        raw = unstuff(bytes(self.kept)) if dot_stuffed else bytes(self.kept)
-        message = summarise(raw, self.size, truncated)
+        kept = bytes(self.kept[: self.whole_until])  # a cut frame: only what reads as sent
+        raw = unstuff(kept) if dot_stuffed else kept
+        cut = self.whole_until is not None
+        message = summarise(raw, self.size + self.lost, truncated or cut, cut=cut)
+        if cut:
+            message.captured = self.size
         self.kept.clear()
-        self.size = 0
+        self.size = self.lost = 0
+        self.whole_until = None
+        self.after_cut = False
         self.step = None
         return message

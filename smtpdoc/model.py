@@ -70,6 +70,9 @@ class Message:
     truncated: bool = False
     # The headers of `headers` that carry RFC 2047 encoded words, decoded (headers stays as sent).
     decoded: dict[str, str] = field(default_factory=dict)
+    # A snap length cut the message's frames: the bytes the capture kept (`size` counts the
+    # bytes sent); `headers` come from the text before the first cut, a value it cut ends in "…".
+    captured: int | None = None
 
 
 @dataclass(slots=True)

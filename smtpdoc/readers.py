@@ -124,6 +124,13 @@ class ClientReader:
             self._end = MessageEnd(tuple(chunk.frames), chunk.time)
             return MessageChunk(b"", self._end.frames, chunk.time)
         end = s.find(b"\r\n.\r\n")
+        cut = s.next_cut()
+        if cut and (end < 0 or end + 5 > cut):
+            # A snap length cut a frame: its captured text ends here, never glued to what follows.
+            gap = s.next_gap()
+            s.cut_read()
+            chunk = s.take(cut)
+            return MessageChunk(chunk.data, tuple(chunk.frames), chunk.time, lost=gap.size if gap else 0)
         if end < 0:
             # Take whole lines only: the terminator, or a CRLF, may be split across segments.
             cut = s.buffer.rfind(b"\n", 0, len(s) - 4) + 1

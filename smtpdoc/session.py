@@ -56,8 +56,7 @@ class _Handshake:
 
 @dataclass(frozen=True)
 class Redissect:
-    """A second tshark pass over one stream: its server port read as SMTP, or (implicit TLS)
-    as TLS carrying SMTP."""
+    """A second pass over one stream: its server port read as SMTP, or as TLS carrying SMTP."""
 
     port: int
     implicit_tls: bool = False
@@ -234,23 +233,15 @@ class SessionMachine:
         self.b.set_direction(step, "both")
 
     def needs_decode_as(self) -> Redissect | None:
-        """How to dissect this stream again, when tshark could not read its SMTP as it was.
-
-        SMTP went to TLS on a port tshark does not know: tshark may still find the TLS by its
-        heuristics, but only a decode-as makes it hand the decrypted bytes to SMTP and read
-        TLS from the right frame on. Implicit TLS there that no SMTP was read inside: tshark
-        decrypts it with keys but hands the bytes to no protocol unless the port is decoded
-        as TLS carrying SMTP (only worth a pass when keys exist: the caller knows).
-        """
-        port = self.session.server.port
-        tls = self.session.tls
+        """How to read this stream again: SMTP gone to TLS on a port tshark does not know (only a
+        decode-as makes tshark hand the decrypted bytes to SMTP), or implicit TLS there that no
+        SMTP was read inside (worth a pass only with keys: the caller knows)."""
+        port, tls = self.session.server.port, self.session.tls
         if tls is None or port in self.options.smtp_ports:
             return None
         if tls.implicit and self.inner is None and port not in self.options.implicit_tls_ports:
             return Redissect(port, implicit_tls=True)
-        if not self.outer.st.greeted:
-            return None
-        return Redissect(port)
+        return Redissect(port) if self.outer.st.greeted else None
 
     @property
     def closed(self) -> bool:

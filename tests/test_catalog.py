@@ -45,7 +45,7 @@ STEPS: dict[str, tuple[int, int | None, frozenset[str]]] = {
     "mail_from": (10, None, frozenset({"address", "params", "code", "pipelined"})),
     "rcpt_to": (11, None, frozenset({"address", "code", "pipelined"})),
     "data": (12, None, frozenset({"code", "pipelined"})),
-    "message": (13, None, frozenset({"size", "subject", "code"})),
+    "message": (13, None, frozenset({"size", "subject", "code", "captured"})),
     "bdat": (14, None, frozenset({"size", "last", "code"})),
     "command": (15, None, frozenset({"verb", "argument", "code", "pipelined"})),
     "quit": (16, None, frozenset({"code", "pipelined"})),

@@ -123,3 +123,14 @@ def test_client_reader_drops_a_line_torn_by_a_gap() -> None:
     torn = reader.torn_line()
     assert torn == Gap(size=16, frames=(3, 5))
     assert reader.next_line() == CommandLine(b"RCPT TO:<c>\r\n", (5,), 5.0)
+
+
+def test_client_reader_ends_message_text_where_a_snap_length_cut_it() -> None:
+    stream = ByteStream(max_pending=32)
+    stream.add(1, b"From: a\r\nTo: ", 15, 15.0, cut=28)  # 41 bytes sent, 13 captured
+    stream.add(42, b"Subject: x\r\n\r\nbody\r\n.\r\n", 17, 17.0)
+    reader = ClientReader(stream, max_text_line=1000)
+    first = reader.next_message(at_start=True)
+    assert first == MessageChunk(b"From: a\r\nTo: ", (15,), 15.0, lost=28)  # not joined to "Subject: x"
+    assert reader.next_message(at_start=False) == MessageChunk(b"Subject: x\r\n\r\nbody\r\n", (17,), 17.0)
+    assert reader.message_end() == MessageEnd((17,), 17.0)

@@ -808,6 +808,32 @@ def sc_plain_session() -> None:
     srv.join()
 
 
+def sc_message_in_segments() -> None:
+    """A cleartext session whose message goes out in four writes (headers, Subject, body, the
+    final dot), a twentieth of a second apart: with a small snap length each long segment is
+    cut, so the message text the capture keeps comes in pieces."""
+    port = PORT
+    srv = serve(port, lambda c: smtp_loop(c))
+    c = Raw(HOST, port)
+    c.reply()
+    c.cmd(f"EHLO {CLIENT_NAME}")
+    c.cmd(f"MAIL FROM:<{FROM}>")
+    c.cmd(f"RCPT TO:<{TO}>")
+    c.cmd("DATA")
+    for segment in (
+        f"From: Bob <{FROM}>\r\nTo: Alice <{TO}>\r\n",
+        "Subject: a message sent in four segments, each cut\r\n",
+        "\r\nThe body.\r\n",
+        ".\r\n",
+    ):
+        c.send(segment.encode())
+        time.sleep(0.05)
+    c.reply()
+    c.cmd("QUIT")
+    c.close()
+    srv.join()
+
+
 PORT = 25
 
 SCENARIOS: dict[str, Callable[[], None]] = {
@@ -834,6 +860,7 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "random-bytes-465": sc_random_bytes_465,
     "port-probe": sc_port_probe,
     "plain-session": sc_plain_session,
+    "message-in-segments": sc_message_in_segments,
 }
 
 

@@ -282,6 +282,8 @@ def transaction_rows(transactions: list[Transaction]) -> list[tuple[str, ...]]:
         message = tr.method or "-"
         if tr.message is not None:
             message += f", {tr.message.size} bytes"
+            if tr.message.captured is not None:
+                message += f" ({tr.message.captured} captured)"
             subject = tr.message.headers.get("subject")
             if subject:
                 message += f", subject “{bounded(printable(subject), TEXT_BOUND)}”"

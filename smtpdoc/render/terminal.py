@@ -284,6 +284,8 @@ def _transaction_text(n: int, tr: Transaction) -> str:
     text = f"{n}. from <{sender}> to {', '.join(parts) or '-'}"
     if tr.message is not None:
         text += f"; {tr.message.size:,} bytes"
+        if tr.message.captured is not None:
+            text += f" ({tr.message.captured:,} captured)"
         subject = tr.message.headers.get("subject")
         if subject:
             text += f"; subject “{bounded(printable(subject), VALUE_BOUND)}”"
