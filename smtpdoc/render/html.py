@@ -25,7 +25,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from smtpdoc.model import Finding, Report, Session, Step
 from smtpdoc.render import RenderOptions, register
 from smtpdoc.render.common import LINE_BOUND, TEXT_BOUND, bounded, frame_ranges, printable, tls_label
-from smtpdoc.render.ladder import cut, extension_rows, layout, offset, session_facts, tls_rows, transaction_rows
+from smtpdoc.render.html_ladder import ladders
+from smtpdoc.render.ladder import extension_rows, layout, offset, session_facts, tls_rows, transaction_rows
 
 _SPOOL = 8 * 1024 * 1024  # bytes of session sections kept in memory before the spool goes to disk
 
@@ -57,9 +58,9 @@ def _templates() -> dict[str, Template]:
     env.filters["p"] = printable
     env.filters["bounded"] = bounded
     env.globals.update(
-        cut=cut,
         frames=frame_ranges,
         layout=layout,
+        ladders=ladders,
         offset=offset,
         session_facts=session_facts,
         tls_rows=tls_rows,
@@ -87,8 +88,8 @@ def render(report: Report, out: TextIO, options: RenderOptions) -> None:
                     list(session.findings),
                 )
             )  # fmt: skip
-            for chunk in templates["session"].generate(session=session):
-                spool.write(chunk)
+            # one write per session: a write per template chunk cost more than the rendering
+            spool.write(templates["session"].render(session=session))
         if len(entries) > 1:
             out.write(templates["index"].render(entries=entries))
         spool.seek(0)
