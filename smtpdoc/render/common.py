@@ -25,6 +25,8 @@ def printable(value: object) -> str:
     entirely as escaped bytes, so '\\x8f\\xa3\\x00' rather than mojibake like '\\x8f£\\x00'.
     """
     text = str(value)
+    if text.isprintable() and "\\x" not in text:
+        return text  # the common case, found without a regex: every _CONTROL character is unprintable
     if not _CONTROL.search(text):
         if _ESCAPED_BYTE.search(text) and _LATIN1_HIGH.search(text):
             # bytes already escaped by repr() beside Latin-1 letters: the rest of the same binary

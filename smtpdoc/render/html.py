@@ -26,7 +26,7 @@ from smtpdoc.model import Finding, Report, Session, Step
 from smtpdoc.render import RenderOptions, register
 from smtpdoc.render.common import LINE_BOUND, TEXT_BOUND, bounded, frame_ranges, printable, tls_label
 from smtpdoc.render.html_ladder import ladders
-from smtpdoc.render.ladder import extension_rows, layout, offset, session_facts, tls_rows, transaction_rows
+from smtpdoc.render.ladder import extension_rows, offset, session_facts, tls_rows, transaction_rows
 
 _SPOOL = 8 * 1024 * 1024  # bytes of session sections kept in memory before the spool goes to disk
 
@@ -34,6 +34,11 @@ _SPOOL = 8 * 1024 * 1024  # bytes of session sections kept in memory before the 
 def step_findings(session: Session, step: Step) -> list[Finding]:
     frames = set(step.frames)
     return [f for f in session.findings if frames & set(f.frames)]
+
+
+def numbered_steps(session: Session) -> list[tuple[int, Step, list[Finding]]]:
+    """(position from 1, step, the findings whose frames touch it) for each step: one call per session."""
+    return [(position, step, step_findings(session, step)) for position, step in enumerate(session.steps, 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +62,16 @@ def _templates() -> dict[str, Template]:
     )
     env.filters["p"] = printable
     env.filters["bounded"] = bounded
+    # filters rather than globals: Jinja2 calls a filter directly, a global through context.call
+    env.filters["offset"] = offset
+    env.filters["frames"] = frame_ranges
     env.globals.update(
-        frames=frame_ranges,
-        layout=layout,
         ladders=ladders,
-        offset=offset,
         session_facts=session_facts,
         tls_rows=tls_rows,
         extension_rows=extension_rows,
         transaction_rows=transaction_rows,
-        step_findings=step_findings,
+        numbered_steps=numbered_steps,
         LINE_BOUND=LINE_BOUND,
         TEXT_BOUND=TEXT_BOUND,
     )

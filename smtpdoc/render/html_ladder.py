@@ -6,7 +6,8 @@ session): evaluated by Jinja2, every coordinate was an escaped expression, and
 the diagrams took over half the page's rendering time.
 
 Every text that can come from the capture goes through markupsafe's `escape`;
-numbers come from `smtpdoc.render.ladder.layout` as ints and are written as such.
+numbers come from `smtpdoc.render.ladder.layout` as ints and are written as such,
+and so are the layout's own words (an arrow's direction, a time offset).
 The result is `Markup`, so the template's autoescaping leaves it as it is.
 """
 
@@ -16,22 +17,26 @@ from markupsafe import Markup, escape
 
 from smtpdoc.model import Session
 from smtpdoc.render.common import printable
-from smtpdoc.render.ladder import BOTH, Layout, cut, layout, offset
+from smtpdoc.render.ladder import BOTH, Layout, arrows, cut, layout, offset
 
 _HEADS = (("c2s", "#1f5fbf"), ("s2c", "#157347"), ("both", "#8a93a3"))
 
 
-def ladders(session: Session, sid: str, wide: Layout) -> Markup:
-    """The wide ladder (`wide`, already laid out) and the narrow one, one after the other."""
+def ladders(session: Session, sid: str) -> tuple[Markup, bool]:
+    """The wide ladder and the narrow one, one after the other, and whether they show a band inside TLS."""
+    drawn = arrows(session)
+    wide = layout(session, drawn=drawn)
     parts: list[str] = []
-    for lay in (wide, layout(session, narrow=True)):
-        _svg(parts, session, sid, lay)
-    return Markup("".join(parts))
+    hover: dict[int, str] = {}  # id(arrow) → its full text escaped, shown by both ladders
+    for lay in (wide, layout(session, narrow=True, drawn=drawn)):
+        _svg(parts, session, sid, lay, hover)
+    return Markup("".join(parts)), bool(wide.bands)
 
 
-def _svg(parts: list[str], session: Session, sid: str, lay: Layout) -> None:
+def _svg(parts: list[str], session: Session, sid: str, lay: Layout, hover: dict[int, str]) -> None:
     add = parts.append
     kind = escape(lay.kind)
+    sid = escape(sid)
     lid = escape(f"{sid}-{lay.kind}")
     client, server = escape(printable(session.client)), escape(printable(session.server))
     add(
@@ -69,13 +74,13 @@ def _svg(parts: list[str], session: Session, sid: str, lay: Layout) -> None:
     flag_x = lay.server_x + 40
     for row in lay.rows:
         a = row.arrow
-        direction = escape(a.direction)
+        direction = a.direction  # C2S, S2C or BOTH: the layout's own words
         add(f'<g class="arrow {direction}" data-step="{a.step}">\n')
         if lay.time_column:
-            add(f'<text class="tm" x="{lay.time_x}" y="{row.line_y + 4}">{escape(offset(a.time))}</text>\n')
+            add(f'<text class="tm" x="{lay.time_x}" y="{row.line_y + 4}">{offset(a.time)}</text>\n')
         if a.title:
             add(
-                f'<a href="#{escape(sid)}-step{a.step}"><text class="ti" x="{middle}" y="{row.title_y}">'
+                f'<a href="#{sid}-step{a.step}"><text class="ti" x="{middle}" y="{row.title_y}">'
                 f"{escape(printable(row.title))}</text></a>\n"
             )
         enc = " enc" if a.encrypted else ""
@@ -86,9 +91,12 @@ def _svg(parts: list[str], session: Session, sid: str, lay: Layout) -> None:
             f'marker-end="url(#{lid}-head-{direction})"{start}/>\n'
         )
         if row.label:
+            text = hover.get(id(a))
+            if text is None:
+                text = hover[id(a)] = escape(printable(a.text))
             add(
                 f'<text class="{"lb" if a.mono else "sm"}" x="{middle}" y="{row.text_y}">{escape(row.label)}'
-                f"<title>{escape(printable(a.text))}</title></text>\n"
+                f"<title>{text}</title></text>\n"
             )
         if a.flagged:
             add(

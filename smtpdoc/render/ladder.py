@@ -165,7 +165,8 @@ def arrows(session: Session) -> list[Arrow]:
     return result
 
 
-def layout(session: Session, narrow: bool = False) -> Layout:
+def layout(session: Session, narrow: bool = False, drawn: list[Arrow] | None = None) -> Layout:
+    """The ladder's coordinates; `drawn` is `arrows(session)` when the caller already has it."""
     if narrow:
         result = Layout(NARROW_WIDTH, 0, NARROW_CLIENT_X, NARROW_SERVER_X, 0, 60, 16, False, "narrow")
     else:
@@ -173,7 +174,7 @@ def layout(session: Session, narrow: bool = False) -> Layout:
     limit = NARROW_LABEL if narrow else MAX_LABEL
     y = HEAD_HEIGHT + 8
     band: Band | None = None
-    for arrow in arrows(session):
+    for arrow in arrows(session) if drawn is None else drawn:
         top = y
         if narrow and arrow.inside_tls and band is None:
             y += 14  # room for the band's label above the first row inside TLS
