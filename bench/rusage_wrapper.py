@@ -50,11 +50,11 @@ def _report(path: str, code: int) -> None:
 
 def main() -> None:
     report, args = sys.argv[1], sys.argv[2:]
-    from smtpdoc.cli import main as smtpdoc_main
+    from smtpdoc.cli import run
 
     code = 0
     try:
-        smtpdoc_main(args=args, prog_name="smtpdoc")
+        run(args, prog_name="smtpdoc")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     sys.stdout.flush()

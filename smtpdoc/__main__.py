@@ -1,3 +1,3 @@
-from smtpdoc.cli import main
+from smtpdoc.cli import run
 
-main()
+run()

@@ -80,9 +80,8 @@ def locate(explicit: str | None = None) -> str:
 def find_tshark(explicit: str | None = None) -> Tshark:
     """Locate tshark and check that it is 4.0 or newer."""
     path = locate(explicit)
-    identity = _identity(path)
-    cached = _cached_versions().get(identity) if identity else None
-    version = _ask_version(path) if cached is None else (cached[0], cached[1], cached[2])
+    identity, cached = _cached_version(path)
+    version = _ask_version(path) if cached is None else cached
     if version < MIN_VERSION:
         have = ".".join(map(str, version))
         raise TsharkTooOld(
@@ -92,6 +91,20 @@ def find_tshark(explicit: str | None = None) -> Tshark:
     if cached is None and identity:
         _remember(identity, version)
     return Tshark(path=path, version=version)
+
+
+def known_tshark(explicit: str | None = None) -> Tshark | None:
+    """The tshark `find_tshark` would find, when its version (4.0 or newer) is already cached; else None."""
+    path = locate(explicit)
+    _, cached = _cached_version(path)
+    return Tshark(path=path, version=cached) if cached is not None and cached >= MIN_VERSION else None
+
+
+def _cached_version(path: str) -> tuple[str, tuple[int, int, int] | None]:
+    """The binary's identity, and its version when the cache has it."""
+    identity = _identity(path)
+    cached = _cached_versions().get(identity) if identity else None
+    return identity, None if cached is None else (cached[0], cached[1], cached[2])
 
 
 def _ask_version(path: str) -> tuple[int, int, int]:
@@ -180,7 +193,27 @@ class Spawned:
         self.err.close()
 
 
+# Passes started ahead (smtpdoc.cli.head_start), by their whole command line, until asked for.
+_ahead: dict[tuple[str, ...], Spawned] = {}
+
+
+def start_ahead(tshark: Tshark, args: Sequence[str]) -> None:
+    """Start `tshark args` now; the first `spawn` with the same binary and arguments takes it."""
+    _ahead[(tshark.path, *args)] = spawn(tshark, args)
+
+
+def stop_ahead() -> None:
+    """Stop the passes started ahead that nothing took."""
+    while _ahead:
+        _ahead.popitem()[1].stop()
+
+
 def spawn(tshark: Tshark, args: Sequence[str]) -> Spawned:
+    if _ahead:
+        ahead = _ahead.pop((tshark.path, *args), None)
+        stop_ahead()  # the first pass asked for is not what was started ahead: nothing will take it
+        if ahead is not None:
+            return ahead
     err = tempfile.TemporaryFile()
     try:
         proc = subprocess.Popen(

@@ -22,7 +22,42 @@ With several captures, the code that comes first in smtpdoc.errors.PRECEDENCE wi
 Every error is found before any report text is written, wherever that can be known.
 """
 
-from smtpdoc.cli import explain_cmd, tools_cmd, watch_cmd  # noqa: F401  (importing them registers the commands)
-from smtpdoc.cli.base import choose_format, colour_wanted, main
+from __future__ import annotations
 
-__all__ = ["choose_format", "colour_wanted", "main"]
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    import click
+
+__all__ = ["choose_format", "colour_wanted", "main", "run"]
+
+
+def run(args: Sequence[str] | None = None, prog_name: str | None = None) -> NoReturn:
+    """`smtpdoc` and `python -m smtpdoc`: tshark's first pass is started before click and the
+    commands are imported, when the command line allows (smtpdoc.cli.head_start)."""
+    from smtpdoc.cli import head_start
+
+    head_start.begin(sys.argv[1:] if args is None else args)
+    try:
+        _group().main(args=args, prog_name=prog_name)
+    finally:
+        head_start.end()
+
+
+def _group() -> click.Group:
+    from smtpdoc.cli import explain_cmd, tools_cmd, watch_cmd  # noqa: F401  (importing them registers the commands)
+    from smtpdoc.cli.base import main
+
+    return main
+
+
+def __getattr__(name: str) -> Any:
+    """main, choose_format, colour_wanted: imported on first use, so that `run` starts quickly."""
+    if name in ("main", "choose_format", "colour_wanted"):
+        _group()
+        from smtpdoc.cli import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'smtpdoc.cli' has no attribute '{name}'")
