@@ -2,10 +2,11 @@
 
 The page fetches nothing: CSS is inline and each session's sequence diagram
 is inline SVG laid out by `smtpdoc.render.ladder` (a wide and a narrow one, CSS
-shows the one that fits; no Mermaid, no script). The templates are rendered by
-Jinja2 with autoescaping on, so every string from the capture reaches the page
-as text, never as markup; a Content-Security-Policy that allows no script is a
-second fence.
+shows the one that fits; no Mermaid, no script) and written by
+`smtpdoc.render.html_ladder`. The templates are rendered by Jinja2 with
+autoescaping on, and the ladders pass every text through markupsafe's `escape`,
+so every string from the capture reaches the page as text, never as markup; a
+Content-Security-Policy that allows no script is a second fence.
 
 A page with several sessions opens with an index of the sessions and their
 findings. The sessions arrive one by one (they are not all kept in memory), so
