@@ -156,19 +156,40 @@ class _Facts(dict[str, Any]):
 
 
 _OPTIONAL = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
+# A template cut at its `[[...]]` parts: the text between them, and each part with the names it
+# needs; None when a part does not parse (the template is then shown as written). Parsed once
+# per template: a catalog has a few hundred, a capture has a step per command.
+_Pieces = tuple[tuple[str, str, frozenset[str]], ...]
+_PIECES: dict[str, tuple[_Pieces, str] | None] = {}
+
+
+def _pieces(template: str) -> tuple[_Pieces, str] | None:
+    if template in _PIECES:
+        return _PIECES[template]
+    pieces: list[tuple[str, str, frozenset[str]]] = []
+    at = 0
+    try:
+        for match in _OPTIONAL.finditer(template):
+            names = frozenset(field for _, field, _, _ in string.Formatter().parse(match[1]) if field)
+            pieces.append((template[at : match.start()], match[1], names))
+            at = match.end()
+        found: tuple[_Pieces, str] | None = (tuple(pieces), template[at:])
+    except ValueError:
+        found = None
+    _PIECES[template] = found
+    return found
 
 
 def _fill(template: str, facts: dict[str, Any]) -> str:
     """Fill a catalog template; a `[[...]]` part is dropped when a value it names is unknown."""
     values = _Facts({k: v for k, v in facts.items() if v is not None and v != "" and v != []})
-    formatter = string.Formatter()
-
-    def optional(match: re.Match[str]) -> str:
-        names = [field for _, field, _, _ in formatter.parse(match[1]) if field]
-        return match[1] if all(name in values for name in names) else ""
-
+    cut = _pieces(template)
+    if cut is None:
+        return template
+    pieces, tail = cut
+    text = "".join(before + (part if names <= values.keys() else "") for before, part, names in pieces) + tail
     try:
-        return formatter.vformat(_OPTIONAL.sub(optional, template), (), values)
+        return text.format_map(values)  # _Facts answers "?" for a name it lacks
     except (ValueError, IndexError, KeyError, AttributeError):
         return template
 

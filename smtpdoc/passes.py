@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import IO
 
-from smtpdoc import follow, narrow, pdml, pdml_flat
+from smtpdoc import capture_head, follow, narrow, pdml, pdml_flat
 from smtpdoc import tshark as tshark_mod
 from smtpdoc.packets import Packet
 from smtpdoc.tshark import Spawned, Tshark
@@ -65,7 +65,7 @@ class Narrowing:
 class First:
     """The first pass, started ahead: over the whole capture, and maybe a narrowing pass beside it."""
 
-    whole: Spawned
+    whole: Spawned | None  # None: not started, since the capture's head shows little SMTP
     narrowing: Narrowing | None = None
 
 
@@ -89,10 +89,17 @@ def start(
     if keylog is not None:
         args = pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=display_filter)
         return First(whole=tshark_mod.spawn(tshark, args))
-    whole = tshark_mod.spawn(tshark, pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter))
+    flat = pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter)
     if smtp_ports is None or _size(capture) < narrow.MIN_BYTES:
-        return First(whole=whole)
+        return First(whole=tshark_mod.spawn(tshark, flat))
     ports = smtp_ports | frozenset(decode_as)
+    # The file's first frames say whether narrowing can pay: mostly SMTP, the whole pass
+    # alone; little SMTP, the narrowing pass alone. Only when Python cannot read the file's
+    # head do both start, and the narrowing pass's first frames decide.
+    share = capture_head.smtp_share(capture, ports, narrow.WINDOW)
+    if share is not None and share >= narrow.SPARSE:
+        return First(whole=tshark_mod.spawn(tshark, flat))
+    whole = tshark_mod.spawn(tshark, flat) if share is None else None
     scratch = tempfile.TemporaryDirectory(prefix="smtpdoc-")
     small = os.path.join(scratch.name, "candidates.pcapng")
     try:
@@ -104,7 +111,7 @@ def start(
         )
     except OSError:
         scratch.cleanup()
-        return First(whole=whole)  # the whole pass says what is wrong with tshark, if anything
+        return First(whole=whole or tshark_mod.spawn(tshark, flat))  # it says what is wrong with tshark
     return First(whole=whole, narrowing=Narrowing(proc=proc, scratch=scratch, small=small, ports=ports))
 
 
@@ -139,6 +146,7 @@ def packets(
     try:
         kept = _narrow(narrowing, first.whole)
         if kept is None:
+            narrowing.close()  # not worth it: stop it now, not after the whole pass
             yield from read(display_filter, spawned=first.whole)
             return
         if kept.off_port:
@@ -163,14 +171,15 @@ def _size(capture: str) -> int:
         return 0
 
 
-def _narrow(narrowing: Narrowing, whole: Spawned) -> narrow.Kept | None:
+def _narrow(narrowing: Narrowing, whole: Spawned | None) -> narrow.Kept | None:
     """Read the narrowing pass; None when the capture is not worth narrowing (`whole` goes on)."""
     kept = narrow.Kept(frames=[], streams=[])
     lines = narrowing.proc.stdout
     assert lines is not None
     if not narrow.read_kept(lines, narrowing.ports, kept, until=narrow.WINDOW) or not narrow.sparse(kept):
         return None
-    whole.stop()
+    if whole is not None:
+        whole.stop()
     narrow.read_kept(lines, narrowing.ports, kept)
     if narrowing.proc.wait() != 0:
         return narrow.Kept(frames=[], streams=[], off_port=True)  # let the whole pass say what is wrong

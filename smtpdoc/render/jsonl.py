@@ -8,17 +8,16 @@ Capture-level findings (no SMTP at all) have no session and so no line.
 
 from __future__ import annotations
 
-import json
 from typing import TextIO
 
 from smtpdoc.model import Report
 from smtpdoc.render import RenderOptions, register
-from smtpdoc.render.json import session_dict
+from smtpdoc.render.json import dumps, session_fields
 
 
 @register("jsonl", "ndjson")
 def render(report: Report, out: TextIO, options: RenderOptions) -> None:
     for session in report.sessions:
-        line = {"capture": report.capture, "schema": report.schema, **session_dict(session)}
-        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        line = {"capture": report.capture, "schema": report.schema, **session_fields(session)}
+        out.write(dumps(line) + "\n")
         out.flush()
