@@ -104,8 +104,13 @@ class SessionBuilder:
         return step
 
     def add_frames(self, step: Step, frames: Iterable[int]) -> None:
-        merge(step.frames, frames)
-        self._assign(step.frames, step.name)
+        # Only the frames new to the step are assigned: the step's earlier ones were when they
+        # came (assigning all again made a long encrypted phase quadratic).
+        target, frame_steps, name = step.frames, self.session.frame_steps, step.name
+        for frame in frames:
+            if frame not in target:
+                target.append(frame)
+                frame_steps.setdefault(frame, name)
 
     def _assign(self, frames: Iterable[int], name: str) -> None:
         frame_steps = self.session.frame_steps

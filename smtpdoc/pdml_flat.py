@@ -143,10 +143,10 @@ class _Target:
 def _packet(values: dict[str, list[str]]) -> Packet | None:
     get = values.get
     tcp_stream = get("tcp.stream")
-    # geninfo's fields are named "num" (its value in hex) and "timestamp" (epoch seconds).
-    number = int((get("num") or _ZERO)[0], 16)
     if tcp_stream is None:
         return None
+    # geninfo's fields are named "num" (its value in hex) and "timestamp" (epoch seconds).
+    number = int((get("num") or _ZERO)[0], 16)
     ipv4 = get("ip.src")
     addresses = ipv4 or get("ipv6.src") or _NONE
     layered = len(tcp_stream) > 1 or len(addresses) > 1 or (ipv4 and "ipv6.src" in values)
@@ -155,26 +155,26 @@ def _packet(values: dict[str, list[str]]) -> Packet | None:
         # value belongs to which layer takes the tree. Plain SMTP is read from tcp.payload:
         # the smtp field is asked for only to see this.
         raise NeedsTree(number)
-    destinations = get("ip.dst" if ipv4 else "ipv6.dst") or _EMPTY
     payload = get("tcp.payload")
-    tls_layer = "tls" in values
     data = bytes.fromhex(payload[-1]) if payload else b""
+    tls_layer = "tls" in values
+    length = int((get("len") or _ZERO)[0], 16)
     caplen = int((get("caplen") or _ZERO)[0], 16)
-    cut = frame_cut(int((get("len") or _ZERO)[0], 16), caplen, int((get("tcp.len") or _ZERO)[0]), len(data))
+    cut = frame_cut(length, caplen, int((get("tcp.len") or _ZERO)[0]), len(data)) if caplen < length else 0
     return Packet(
-        number=number,
-        time=timestamp((get("timestamp") or _EMPTY)[0]),
-        stream=int(tcp_stream[0]),
-        src=(addresses or _EMPTY)[0],
-        dst=destinations[0],
-        sport=int((get("tcp.srcport") or _ZERO)[0]),
-        dport=int((get("tcp.dstport") or _ZERO)[0]),
-        flags=to_int((get("tcp.flags") or _EMPTY)[0]),
-        seq=int((get("tcp.seq") or _ZERO)[0]),
-        ack_number=int((get("tcp.ack") or _ZERO)[0]),
-        payload=data,
-        retransmission="tcp.analysis.retransmission" in values or "tcp.analysis.spurious_retransmission" in values,
-        tls=_records(values, number) if tls_layer else (),
+        number,
+        timestamp((get("timestamp") or _EMPTY)[0]),
+        int(tcp_stream[0]),
+        (addresses or _EMPTY)[0],
+        (get("ip.dst" if ipv4 else "ipv6.dst") or _EMPTY)[0],
+        int((get("tcp.srcport") or _ZERO)[0]),
+        int((get("tcp.dstport") or _ZERO)[0]),
+        to_int((get("tcp.flags") or _EMPTY)[0]),
+        int((get("tcp.seq") or _ZERO)[0]),
+        int((get("tcp.ack") or _ZERO)[0]),
+        data,
+        "tcp.analysis.retransmission" in values or "tcp.analysis.spurious_retransmission" in values,
+        _records(values, number) if tls_layer else (),
         tls_layer=tls_layer,
         cut=cut,
         snaplen=caplen if cut else 0,
@@ -200,18 +200,19 @@ def _records(values: dict[str, list[str]], number: int) -> tuple[TlsRecord, ...]
     if len(cleartext) > in_clear:
         raise NeedsTree(number)  # a protected record's inner type: tshark decrypted it
     types = [to_int(t) for t in cleartext] + [0] * (in_clear - len(cleartext)) + [to_int(t) for t in opaque]
-    versions = values.get("tls.record.version", _NONE)
-    handshakes = _handshakes(values)
+    versions: Sequence[str | None] = values.get("tls.record.version", _NONE)
+    if len(versions) != len(lengths):
+        versions = [None] * len(lengths)  # which record a version belongs to is unknown: none has one
+    handshakes = _handshakes(values) if "tls.handshake.type" in values else ()
     alerts = _alerts(values) if "tls.alert_message" in values else ()
     records = []
-    for index, (ctype, length) in enumerate(zip(types, lengths, strict=True)):
+    for ctype, length, version in zip(types, lengths, versions, strict=True):
         messages: tuple[TlsMessage, ...] = ()
         if handshakes and ctype == HANDSHAKE:
             messages, handshakes = handshakes, ()
         elif alerts and ctype == ALERT:
             messages, alerts = alerts, ()
-        version = to_int(versions[index]) if len(versions) == len(lengths) else None
-        records.append(TlsRecord(content_type=ctype, length=to_int(length), version=version, messages=messages))
+        records.append(TlsRecord(ctype, to_int(length), to_int(version) if version is not None else None, messages))
     return tuple(records)
 
 
