@@ -35,7 +35,7 @@ from smtpdoc.dialogue import Dialogue, Link
 from smtpdoc.events import CLIENT, SERVER, Closed, Side
 from smtpdoc.model import Endpoint, Session, Step
 from smtpdoc.names import StepName
-from smtpdoc.packets import APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE, Packet
+from smtpdoc.packets import ACK, APPLICATION_DATA, CHANGE_CIPHER_SPEC, FIN, HANDSHAKE, RST, SYN, Packet
 from smtpdoc.reassembly import ByteStream
 from smtpdoc.tls_phase import HANDSHAKE_STEP, TlsPhase
 
@@ -182,23 +182,26 @@ class SessionMachine:
     # -- TCP -----------------------------------------------------------------------------
     def _tcp_flags(self, packet: Packet, side: Side) -> None:
         hs = self.handshake
-        if packet.syn and not packet.ack and hs.syn is None:
-            hs.syn = packet
-            self._handshake_step(packet)
-        elif packet.syn and packet.ack and hs.synack is None:
-            hs.synack = packet
-            self._handshake_step(packet)
+        flags = packet.flags  # tested bit by bit here: this runs for every packet
+        if flags & SYN:
+            if not flags & ACK:
+                if hs.syn is None:
+                    hs.syn = packet
+                    self._handshake_step(packet)
+            elif hs.synack is None:
+                hs.synack = packet
+                self._handshake_step(packet)
         elif (
             side is CLIENT
             and hs.synack is not None
             and hs.ack is None
-            and packet.ack
-            and not (packet.syn or packet.fin or packet.rst)
+            and flags & ACK
+            and not flags & (FIN | RST)
             and not packet.payload
         ):
             hs.ack = packet
             self._handshake_step(packet)
-        if packet.fin or packet.rst:
+        if flags & (FIN | RST):
             self._closed(Closed(side, packet.fin, packet.rst, packet.number, packet.time))
 
     def _closed(self, event: Closed) -> None:
