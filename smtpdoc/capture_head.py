@@ -42,6 +42,10 @@ _PACKET_OBSOLETE = 2
 _SIMPLE_PACKET = 3
 _ENHANCED_PACKET = 6
 _MAX_BLOCK = 16 << 20  # a larger block in a file's head means damage: give up
+_PACKET_BLOCK_HEAD = 20  # an enhanced (or obsolete) packet block's fields before the frame
+# Bytes of each frame read: enough for Ethernet, two VLAN tags, IP with options and the TCP
+# ports; the rest is skipped (loopback captures often hold 64 KiB frames).
+_FRAME_HEAD = 128
 
 
 def smtp_share(path: str, ports: frozenset[int], frames: int) -> float | None:
@@ -89,7 +93,9 @@ def _pcap_frames(f: BinaryIO, order: str, frames: int) -> list[tuple[int, bytes]
         caplen = record.unpack(header)[2]
         if caplen > _MAX_BLOCK:
             return None
-        found.append((_known(link), f.read(caplen)))
+        data = f.read(min(caplen, _FRAME_HEAD))
+        _skip(f, caplen - len(data))
+        found.append((_known(link), data))
     return found
 
 
@@ -99,7 +105,7 @@ def _pcapng_frames(f: BinaryIO, frames: int) -> list[tuple[int, bytes]] | None:
     links: list[int] = []
     found: list[tuple[int, bytes]] = []
     while len(found) < frames:
-        head = f.read(12)  # block type, total length, and the body's first 4 bytes
+        head = f.read(12)  # block type, total length, and 4 bytes more (the body's first, or the closing length)
         if len(head) < 12:
             break
         if head[:4] == _SECTION:
@@ -108,9 +114,13 @@ def _pcapng_frames(f: BinaryIO, frames: int) -> list[tuple[int, bytes]] | None:
         block_type, length = struct.unpack(order + "II", head[:8])
         if length < 12 or length > _MAX_BLOCK:
             return None
-        body = (head[8:] + f.read(length - 12))[: length - 12]  # without the closing length
-        if len(body) < length - 12:
+        body_length = length - 12
+        want = min(body_length, _PACKET_BLOCK_HEAD + _FRAME_HEAD)  # a packet block's fields, the frame's start
+        more = f.read(max(want - 4, 0))
+        body = (head[8:] + more)[:want]
+        if len(body) < want:
             break
+        _skip(f, body_length - len(more))  # the rest of the body and the closing length
         if block_type == _INTERFACE:
             links.append(_known(struct.unpack(order + "H", body[:2])[0]))
         elif block_type in (_ENHANCED_PACKET, _PACKET_OBSOLETE):
@@ -118,10 +128,22 @@ def _pcapng_frames(f: BinaryIO, frames: int) -> list[tuple[int, bytes]] | None:
             if block_type == _PACKET_OBSOLETE:
                 interface = struct.unpack(order + "H", body[:2])[0]
             caplen = struct.unpack(order + "I", body[12:16])[0]
-            found.append((links[interface] if interface < len(links) else -1, body[20 : 20 + caplen]))
+            data = body[_PACKET_BLOCK_HEAD : _PACKET_BLOCK_HEAD + caplen]
+            found.append((links[interface] if interface < len(links) else -1, data))
         elif block_type == _SIMPLE_PACKET:
             found.append((links[0] if links else -1, body[4:]))
     return found
+
+
+def _skip(f: BinaryIO, size: int) -> None:
+    # A read is cheaper than a seek for the small skips of most frames (a seek empties the buffer).
+    if size > _SEEK_FROM:
+        f.seek(size, 1)
+    elif size > 0:
+        f.read(size)
+
+
+_SEEK_FROM = 64 << 10
 
 
 def _known(link: int) -> int:

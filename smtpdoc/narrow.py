@@ -14,9 +14,11 @@ is read as before. (A limit of this: on another port, SMTP whose greeting or com
 never start a TCP segment's line, e.g. "2" and "20 ready" sent apart, is not seen in a
 narrowed capture; `--decode-as PORT` makes the port an SMTP port.)
 
-While the narrowing pass starts, the field pass over the whole capture starts too: on
-a capture that is mostly SMTP (decided from the first frames) it goes on and the
-narrowing pass is stopped, so such captures lose no time.
+Whether to narrow is decided from the capture file's first WINDOW frames, read by Python
+(`smtpdoc.capture_head`): mostly SMTP, the field pass reads the whole capture and no
+narrowing pass starts; little SMTP, only the narrowing pass starts. When Python cannot
+read the file's head (a compressed file, an unusual link layer), both passes start, and
+the narrowing pass's first WINDOW frames decide as the head would have.
 """
 
 from __future__ import annotations

@@ -81,25 +81,28 @@ def start(
 ) -> First:
     """Start the first pass now, so that tshark loads while Python gets the rest ready.
 
-    With `smtp_ports` (a whole capture, not one stream), a large capture without keys also
-    gets a narrowing pass (`smtpdoc.narrow`). Hand the result to `packets(..., first=...)`
-    with the same arguments.
+    With `smtp_ports` (a whole capture, not one stream), a large capture without keys whose
+    first frames are mostly not SMTP gets a narrowing pass (`smtpdoc.narrow`) instead.
+    Hand the result to `packets(..., first=...)` with the same arguments.
     """
     rules = decode_as_rules(decode_as, tls_ports)
     if keylog is not None:
         args = pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=display_filter)
         return First(whole=tshark_mod.spawn(tshark, args))
     flat = pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter)
+    whole: Spawned | None = tshark_mod.spawn(tshark, flat)
     if smtp_ports is None or _size(capture) < narrow.MIN_BYTES:
-        return First(whole=tshark_mod.spawn(tshark, flat))
+        return First(whole=whole)
     ports = smtp_ports | frozenset(decode_as)
-    # The file's first frames say whether narrowing can pay: mostly SMTP, the whole pass
-    # alone; little SMTP, the narrowing pass alone. Only when Python cannot read the file's
-    # head do both start, and the narrowing pass's first frames decide.
+    # The file's first frames say whether narrowing can pay (read while tshark loads, ~20 ms):
+    # mostly SMTP, the whole pass alone; little SMTP, the narrowing pass alone. Only when
+    # Python cannot read the file's head do both run, and the narrowing pass's first frames decide.
     share = capture_head.smtp_share(capture, ports, narrow.WINDOW)
     if share is not None and share >= narrow.SPARSE:
-        return First(whole=tshark_mod.spawn(tshark, flat))
-    whole = tshark_mod.spawn(tshark, flat) if share is None else None
+        return First(whole=whole)
+    if share is not None and whole is not None:
+        whole.stop()  # still loading its dissectors: little is lost
+        whole = None
     scratch = tempfile.TemporaryDirectory(prefix="smtpdoc-")
     small = os.path.join(scratch.name, "candidates.pcapng")
     try:
