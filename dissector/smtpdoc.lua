@@ -21,6 +21,7 @@ local STEP_TITLES = {
   command = "Other command",
   quit = "Goodbye (QUIT)",
   close = "Connection closed",
+  tunnel = "Proxy tunnel",
 }
 local FINDING_TITLES = {
   no_smtp = "No SMTP found",
@@ -63,6 +64,9 @@ local FINDING_TITLES = {
   smtp_smuggling = "Message ended by a bare LF (SMTP smuggling)",
   starttls_plaintext = "No TLS after STARTTLS: the session goes on in plaintext",
   no_connection = "No connection: a port probe",
+  proxy_tunnel = "Mail through a proxy tunnel",
+  proxy_tunnel_refused = "Proxy refused the tunnel: no SMTP followed",
+  proxy_credentials = "Proxy password sent without encryption",
 }
 local DATA_START = "smtpdoc data: the steps and findings of "
 local DATA_MARK = "smtpdoc-data/"

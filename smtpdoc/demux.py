@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from smtpdoc.builder import number
-from smtpdoc.model import Session
+from smtpdoc.model import Session, Step
 from smtpdoc.packets import Packet
 from smtpdoc.session import OTHER_TLS_PORTS, Options, Redissect, SessionMachine
 
@@ -95,6 +95,9 @@ def run_streams(packets: Iterable[Packet], options: Options) -> dict[int, Sessio
 
 def is_smtp(session: Session, options: Options) -> bool:
     """Is this stream an SMTP session (port or content), as opposed to other TCP?"""
+    tunnel = next((st for st in session.steps if st.name == "tunnel"), None)
+    if tunnel is not None:
+        return _tunnelled_smtp(session, tunnel, options)
     if session.server.port in options.smtp_ports or session.client.port in options.smtp_ports:
         return True
     if _implicit_tls(session):
@@ -105,6 +108,18 @@ def is_smtp(session: Session, options: Options) -> bool:
     return any(st.name in ("ehlo", "mail_from") for st in session.steps) and not any(
         f.name == "not_smtp" for f in session.findings
     )
+
+
+def _tunnelled_smtp(session: Session, tunnel: Step, options: Options) -> bool:
+    """A proxy tunnel is SMTP when it was asked for an SMTP port, or carried a 220 greeting (or
+    implicit TLS to a port no other TLS protocol owns); a tunnel to a web site is not."""
+    target = tunnel.facts.get("target_port")
+    if target in options.smtp_ports:
+        return True
+    greeting = next((st for st in session.steps if st.name == "greeting"), None)
+    if greeting is not None and greeting.facts.get("code") == 220:
+        return True
+    return target not in OTHER_TLS_PORTS and _implicit_tls(session)
 
 
 def _implicit_tls(session: Session) -> bool:

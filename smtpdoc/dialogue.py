@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from smtpdoc import commands, message_reading, replies, smtp_text
+from smtpdoc import commands, message_reading, replies, smtp_text, tunnel, tunnel_actions
 from smtpdoc.builder import SessionBuilder
 from smtpdoc.catalog.rules import Action, Condition, Event, Rules, State, Transition
 from smtpdoc.dialogue_state import Answer, Command, DialogueState, Link, Pending, reply_lines
@@ -62,7 +62,15 @@ class Dialogue:
     def pump(self) -> None:
         """Read whatever is complete in both directions, replies first."""
         progress = True
-        while progress and self.st.mode is not State.TLS:
+        st = self.st
+        while progress and st.mode is not State.TLS:
+            if not st.tunnel_checked:
+                self._sniff()
+            if st.tunnel is not None:
+                progress = self._read_tunnel()
+                if st.tunnel is not None:
+                    break  # the set-up goes on, or was refused: no SMTP (yet)
+                continue
             progress = self._read_replies()
             reader = _CLIENT_READERS.get(self.st.mode)  # None once the replies switched to TLS
             if reader is None:
@@ -122,6 +130,31 @@ class Dialogue:
         problem = smtp_text.line_ending_problem(data)
         if problem:
             self.b.finding("bare_line_ending", frames, self.b.detail("bare_line_ending", problem=problem, kind=kind))
+
+    # -- a proxy tunnel's set-up ---------------------------------------------------------
+    def _sniff(self) -> None:
+        """Do the client's first bytes set up a proxy tunnel (HTTP CONNECT, SOCKS)? The bytes say, not the port."""
+        st = self.st
+        if st.inside_tls or st.greeted or st.commands or len(self.server) or self.server.consumed:
+            st.tunnel_checked = True  # the server spoke first, or SMTP was read: no tunnel set-up
+            return
+        if not len(self.client):
+            return
+        protocol = tunnel.sniff(bytes(self.client.buffer[:258]))
+        if protocol == "undecided":
+            return
+        st.tunnel_checked = True
+        if protocol is not None:
+            st.tunnel = tunnel.TunnelReader(protocol, self.client, self.server)
+
+    def _read_tunnel(self) -> bool:
+        progress = False
+        reader = self.st.tunnel
+        while reader is not None and (event := reader.next_event()) is not None:
+            progress = True
+            self._event(Event.TUNNEL, event)
+            reader = self.st.tunnel
+        return progress
 
     # -- server side ---------------------------------------------------------------------
     def _read_replies(self) -> bool:
@@ -246,6 +279,9 @@ _CONDITIONS: dict[Condition, Callable[[DialogueState, Any], bool]] = {
     Condition.CHUNK_SIZE_VALID: lambda st, c: smtp_text.parse_bdat(c.parsed.argument)[0] is not None,
     Condition.CHUNK_COMPLETE: _chunk_complete,
     Condition.NOT_GREETED: lambda st, r: not st.greeted,
+    Condition.TUNNEL_GRANTED: lambda st, m: m.granted is True,
+    Condition.TUNNEL_REFUSED: lambda st, m: m.granted is False,
+    Condition.NOT_A_PROXY: lambda st, m: m.part == "not_proxy",
     Condition.MESSAGE_CUT: lambda st, r: st.link.outer_client.cut_since_read(),
     Condition.BARE_LF_END: lambda st, r: (
         st.message.step is not None and st.client_reader.ends_with(b"\n.\n", bytes(st.message.kept))
@@ -255,6 +291,7 @@ _ACTIONS: dict[Action, Callable[[DialogueState, Any], None]] = {
     **commands.ACTIONS,
     **replies.ACTIONS,
     **message_reading.ACTIONS,
+    **tunnel_actions.ACTIONS,
 }
 # How client bytes are read in each state (TLS bytes are not read as text).
 _CLIENT_READERS: dict[State, Callable[[Dialogue], bool]] = {

@@ -23,6 +23,7 @@ from smtpdoc.model import Reply as ModelReply
 from smtpdoc.names import StepName
 from smtpdoc.readers import ClientReader
 from smtpdoc.reassembly import ByteStream
+from smtpdoc.tunnel import TunnelReader
 
 REDACTED = "[redacted]"
 
@@ -87,6 +88,9 @@ class DialogueState:
     commands: int = 0
     helo: str | None = None
     upgraded: bool = False  # a 220 answered STARTTLS: the connection turns to TLS
+    tunnel: TunnelReader | None = None  # a proxy tunnel's set-up is being read
+    tunnel_step: Step | None = None
+    tunnel_checked: bool = False  # the client's first bytes were looked at for a tunnel set-up
 
     def step(
         self,

@@ -334,8 +334,8 @@ def _model_findings(session: Session) -> list[Finding]:
     # Issue 9: these belong in the session machine's rule table once it has one.
     found: list[Finding] = []
     greeted = any(step.name == "greeting" for step in session.steps)
-    if greeted and session.server.port not in _STANDARD_PORTS:
-        port = session.server.port
+    port = _service_port(session)
+    if greeted and port not in _STANDARD_PORTS:
         found.append(Finding(name="smtp_unusual_port", frames=[session.first_frame], detail=f"port {port}"))
     clear = [t for t in session.transactions if t.message is not None and not t.tls]
     named = {f.name for f in session.findings}
@@ -348,6 +348,13 @@ def _model_findings(session: Session) -> list[Finding]:
 
 
 _STANDARD_PORTS = frozenset({25, 465, 587})  # RFC 5321, RFC 8314, RFC 6409
+
+
+def _service_port(session: Session) -> int:
+    """The port the SMTP server listens on: the server's, or inside a proxy tunnel its target's."""
+    tunnel = next((step for step in session.steps if step.name == "tunnel"), None)
+    target = tunnel.facts.get("target_port") if tunnel is not None else None
+    return target if isinstance(target, int) else session.server.port
 
 
 def _tls_words(session: Session, catalog: Catalog) -> None:

@@ -26,6 +26,7 @@ StepName = Literal[
     "command",
     "quit",
     "close",
+    "tunnel",
 ]
 
 FindingName = Literal[
@@ -69,6 +70,9 @@ FindingName = Literal[
     "starttls_plaintext",
     "no_connection",
     "snaplen_cut",
+    "proxy_tunnel",
+    "proxy_tunnel_refused",
+    "proxy_credentials",
 ]
 
 NoteName = Literal["mid_session", "no_tcp_handshake", "one_sided", "tls_handshake_unseen", "not_smtp"]

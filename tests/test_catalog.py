@@ -50,6 +50,7 @@ STEPS: dict[str, tuple[int, int | None, frozenset[str]]] = {
     "command": (15, None, frozenset({"verb", "argument", "code", "pipelined"})),
     "quit": (16, None, frozenset({"code", "pipelined"})),
     "close": (17, None, frozenset({"how"})),
+    "tunnel": (18, None, frozenset({"protocol", "proxy", "target", "answer"})),
 }
 
 FINDINGS: dict[str, str] = {
@@ -93,6 +94,9 @@ FINDINGS: dict[str, str] = {
     "starttls_plaintext": "warning",
     "no_connection": "notice",
     "snaplen_cut": "warning",
+    "proxy_tunnel": "notice",
+    "proxy_tunnel_refused": "notice",
+    "proxy_credentials": "critical",
 }
 
 COMMANDS = (
@@ -232,7 +236,7 @@ def test_entries_are_frozen(catalog: Catalog) -> None:
 
 
 def test_step_numbers_are_unique_contiguous_and_ordered(catalog: Catalog) -> None:
-    assert [step.number for step in catalog.steps] == list(range(1, 18))
+    assert [step.number for step in catalog.steps] == list(range(1, 19))
 
 
 @pytest.mark.parametrize(("name", "expected"), STEPS.items())

@@ -28,6 +28,7 @@ class State(enum.Enum):
     DATA = "data"  # client bytes are the message, up to CRLF.CRLF
     BDAT = "bdat"  # client bytes are a chunk of announced size
     TLS = "tls"  # both directions carry TLS records
+    TUNNEL = "tunnel"  # both directions carry a proxy tunnel's set-up (smtpdoc.tunnel)
 
     __hash__ = object.__hash__  # members are singletons; Enum's own hash is slow Python
 
@@ -46,6 +47,7 @@ class Event(enum.Enum):
     TLS = "tls"
     PLAINTEXT = "plaintext"  # SMTP text where TLS records were due (after STARTTLS's 220)
     CUT = "cut"  # a client line whose frame a snap length cut
+    TUNNEL = "tunnel"  # a proxy tunnel's set-up message (smtpdoc.tunnel)
 
     __hash__ = object.__hash__
 
@@ -58,6 +60,9 @@ class Condition(enum.Enum):
     NOT_GREETED = "not_greeted"
     BARE_LF_END = "bare_lf_end"
     MESSAGE_CUT = "message_cut"
+    TUNNEL_GRANTED = "tunnel_granted"
+    TUNNEL_REFUSED = "tunnel_refused"
+    NOT_A_PROXY = "not_a_proxy"
 
 
 class Action(enum.Enum):
@@ -94,6 +99,11 @@ class Action(enum.Enum):
     STARTTLS_PLAINTEXT = "starttls_plaintext"
     CUT_COMMAND = "cut_command"
     MESSAGE_CUT_END = "message_cut_end"
+    TUNNEL_REQUEST = "tunnel_request"
+    TUNNEL_MESSAGE = "tunnel_message"
+    TUNNEL_OPEN = "tunnel_open"
+    TUNNEL_REFUSED = "tunnel_refused"
+    TUNNEL_NOT_PROXY = "tunnel_not_proxy"
 
 
 ANY_VERB = "*"
