@@ -357,6 +357,15 @@ for sc in auth-digest-md5 auth-ntlm auth-oauthbearer auth-brute-force implicit-t
 done
 run "$TD/socks5-tunnel.pcapng"         1080 messy socks5-tunnel
 run "$TD/http-connect-tunnel.pcapng"   8080 messy http-connect-tunnel
+# examples/lab/tunnel_lab.py: tunnels refused (HTTP 407, SOCKS5 0x05), a SOCKS5 login, SOCKS4a,
+# and STARTTLS inside an HTTP CONNECT tunnel whose EHLO is pipelined behind the CONNECT.
+tunnel() { "$PY" "$LABSRC/tunnel_lab.py" "$@" --cert "$CERT" --key "$KEY"; }
+run "$TD/http-connect-refused.pcapng"  8080 tunnel http-connect-refused
+run "$TD/http-connect-starttls.pcapng" 8080 tunnel http-connect-starttls \
+    --keylog "$(keyed "$TD/http-connect-starttls.keylog")"
+run "$TD/socks5-refused.pcapng"        1080 tunnel socks5-refused
+run "$TD/socks5-login.pcapng"          1080 tunnel socks5-login
+run "$TD/socks4a-tunnel.pcapng"        1080 tunnel socks4a-tunnel
 run "$TD/implicit-tls-odd-port.pcapng" 4650 messy implicit-tls-odd-port \
     --keylog "$(keyed "$TD/implicit-tls-odd-port.keylog")"
 run "$TD/random-bytes-465.pcapng"      465  messy random-bytes-465

@@ -84,7 +84,7 @@ def _answer(st: DialogueState, step: Step, m: TunnelMessage) -> None:
     else:
         answer = f"0x{code:02x}, {_code_words(kind, code)}"
         words = _code_words(kind, code)
-        if m.host and m.granted:
+        if m.host and m.granted and kind == "socks5":  # SOCKS4's reply address means nothing for CONNECT
             _line(st, step, "answer_bound", code=f"0x{code:02x}", words=words, bound=_target(m.host, m.port))
         else:
             _line(st, step, "answer", code=f"0x{code:02x}", words=words)
