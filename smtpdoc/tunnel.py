@@ -99,12 +99,17 @@ class TunnelReader:
         self.chosen: int | None = None  # SOCKS5: the method the proxy chose
         self.login_answered = False
         self.refused = False  # after a refusal every byte is "rest"
+        self.done = False  # the tunnel is open, or the server is no proxy: nothing more to read
 
     def next_event(self) -> TunnelMessage | None:
-        """The next complete set-up message, the proxy's first (its answer ends the set-up)."""
+        """The next complete set-up message, the client's first (the proxy's answer ends the set-up)."""
+        if self.done:
+            return None
         if self.refused:
             return self._rest(self.server, SERVER) or self._rest(self.client, CLIENT)
-        return self._server() or self._client()
+        event = self._client() or self._server()  # each proxy message answers a client one
+        self.done = event is not None and (event.part == "not_proxy" or event.granted is True)
+        return event
 
     @staticmethod
     def _rest(stream: ByteStream, side: Side) -> TunnelMessage | None:
