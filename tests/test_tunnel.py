@@ -13,6 +13,7 @@ import io
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from smtpdoc.events import CLIENT, SERVER
@@ -20,7 +21,7 @@ from smtpdoc.model import Session, Step
 from smtpdoc.reassembly import ByteStream
 from smtpdoc.tunnel import TunnelMessage, TunnelReader, sniff
 
-from conftest import CORPUS, DATA, NO_CORPUS, explained, run_cli, sessions_of
+from conftest import CORPUS, DATA, NO_CORPUS, ROOT, explained, run_cli, sessions_of
 
 CONNECT_WITH_SMTP = CORPUS / "zeek" / "traces" / "connect-with-smtp.pcap"
 PROXY_PASSWORD = "pr0xy-Secret"
@@ -313,7 +314,9 @@ def test_the_tunnel_shows_in_terminal_json_and_markdown(capture: str, title: str
     for fmt in ("terminal", "markdown"):
         text = _cli(DATA / capture, fmt)
         assert title in text and finding in text, fmt
-    (session,) = json.loads(_cli(DATA / capture, "json"))["sessions"]
+    report = json.loads(_cli(DATA / capture, "json"))
+    jsonschema.validate(report, json.loads((ROOT / "docs" / "json-schema.json").read_text()))
+    (session,) = report["sessions"]
     (step,) = [step for step in session["steps"] if step["name"] == "tunnel"]
     assert step["title"] == title and step["number"] == 2 and step["frames"][0] == 4
     assert any(found["title"].startswith(finding) for found in session["findings"])
