@@ -11,14 +11,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from smtpdoc.catalog import load_catalog
 from smtpdoc.events import CLIENT, SERVER
 from smtpdoc.model import Session, Step
 from smtpdoc.reassembly import ByteStream
+from smtpdoc.tshark import Tshark
 from smtpdoc.tunnel import TunnelMessage, TunnelReader, sniff
 
 from conftest import CORPUS, DATA, NO_CORPUS, ROOT, explained, run_cli, sessions_of
@@ -370,3 +373,19 @@ def test_the_corpus_spam_relay_through_connect_is_explained_after_the_tunnel() -
     assert [r.address for r in transaction.recipients] == ["thenightwatch@t-online.de"]
     names = _finding_names(session)
     assert "proxy_tunnel" in names and not names & {"data_gap", "not_smtp", "early_talker", "smtp_unusual_port"}
+
+
+@pytest.mark.parametrize(
+    "capture",
+    ["http-connect-refused.pcapng", "http-connect-starttls.pcapng", "socks5-login.pcapng", "socks4a-tunnel.pcapng"],
+)
+def test_the_native_wireshark_filter_finds_the_tunnel_frames(capture: str, tshark: Tshark) -> None:
+    expression = load_catalog().step("tunnel").wireshark
+    done = subprocess.run(
+        [tshark.path, "-n", "-r", str(DATA / capture), "-Y", expression, "-T", "fields", "-e", "frame.number"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (session,) = sessions_of(DATA / capture)
+    assert [int(n) for n in done.stdout.split()] == _tunnel(session).frames
