@@ -39,8 +39,18 @@ def lua_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+_TABLE_WIDTH = 110  # entries share a line up to this width: the tables grow with the catalog, not the reader
+
+
 def _table(name: str, rows: Iterable[tuple[str, str]]) -> str:
-    body = "".join(f"  {key} = {lua_string(value)},\n" for key, value in rows)
+    lines: list[str] = []
+    for key, value in rows:
+        entry = f"{key} = {lua_string(value)},"
+        if lines and len(lines[-1]) + 1 + len(entry) <= _TABLE_WIDTH:
+            lines[-1] += " " + entry
+        else:
+            lines.append("  " + entry)
+    body = "".join(line + "\n" for line in lines)
     return f"local {name} = {{\n{body}}}"
 
 
