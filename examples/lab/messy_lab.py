@@ -646,7 +646,8 @@ def sc_hangup_before_greeting() -> None:
     srv.join()
 
 
-def _relay(a: socket.socket, b: socket.socket) -> None:
+def relay(a: socket.socket, b: socket.socket) -> None:
+    """Copy bytes both ways until each side has closed (the proxies of this lab and tunnel_lab)."""
     def pump(src: socket.socket, dst: socket.socket) -> None:
         try:
             while chunk := src.recv(65536):
@@ -681,7 +682,7 @@ def _proxy(port: int, handshake: Callable[[socket.socket], tuple[str, int]]) -> 
         upstream = socket.create_connection((host, dport))
         upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.sendall(proxy_ok[port])
-        _relay(client, upstream)
+        relay(client, upstream)
 
     t = threading.Thread(target=run, daemon=True)
     t.start()

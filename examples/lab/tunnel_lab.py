@@ -24,7 +24,7 @@ from collections.abc import Callable
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import messy_lab  # noqa: E402
 from lab_client import CLIENT_NAME, Raw  # noqa: E402
-from messy_lab import EHLO_LINES, HOST, Conn, plain_mail, serve, smtp_loop  # noqa: E402
+from messy_lab import EHLO_LINES, HOST, Conn, plain_mail, relay, serve, smtp_loop  # noqa: E402
 
 PROXY_USER = "proxyuser"
 PROXY_PASSWORD = "pr0xy-Secret"
@@ -59,26 +59,6 @@ class Wire:
         return data + end
 
 
-def _relay(a: socket.socket, b: socket.socket) -> None:
-    def pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while chunk := src.recv(65536):
-                dst.sendall(chunk)
-        except OSError:
-            pass
-        try:
-            dst.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    t = threading.Thread(target=pump, args=(b, a), daemon=True)
-    t.start()
-    pump(a, b)
-    t.join(10)
-    a.close()
-    b.close()
-
-
 Handshake = Callable[[Wire], socket.socket | None]  # the upstream connection, or None: refused
 
 
@@ -101,7 +81,7 @@ def proxy(port: int, handshake: Handshake) -> threading.Thread:
         upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if wire.buf:
             upstream.sendall(wire.buf)
-        _relay(sock, upstream)
+        relay(sock, upstream)
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
