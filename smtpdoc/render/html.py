@@ -20,12 +20,13 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TextIO
 
 from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, Template
 from jinja2.bccache import Bucket
+from markupsafe import Markup, escape
 
 from smtpdoc import cache as user_cache
 from smtpdoc.model import Finding, Report, Session, Step
@@ -35,6 +36,25 @@ from smtpdoc.render.html_ladder import ladders
 from smtpdoc.render.ladder import extension_rows, offset, session_facts, tls_rows, transaction_rows
 
 _SPOOL = 8 * 1024 * 1024  # bytes of session sections kept in memory before the spool goes to disk
+
+
+def shown(value: object) -> Markup:
+    """Capture-derived text as the page shows it: `printable`, then escaped (the `p` filter).
+
+    Most texts repeat from session to session (titles, the catalog's explanations, codes), so
+    the escaped form of a string is cached: escaping them all again was a third of the time
+    HTML took more than JSON (issue 11)."""
+    return _shown_text(value) if type(value) is str else escape(printable(value))
+
+
+@lru_cache(maxsize=4096)
+def _shown_text(text: str) -> Markup:
+    return escape(printable(text))
+
+
+def shown_bounded(value: object, limit: int) -> str:
+    """`printable` text cut by `bounded` (the `pb` filter); escaped by autoescaping, after the cut."""
+    return bounded(printable(value), limit)
 
 
 def step_findings(session: Session, step: Step) -> list[Finding]:
@@ -86,8 +106,8 @@ def _templates() -> dict[str, Template]:
         trim_blocks=False,
         keep_trailing_newline=True,
     )
-    env.filters["p"] = printable
-    env.filters["bounded"] = bounded
+    env.filters["p"] = shown
+    env.filters["pb"] = shown_bounded
     # filters rather than globals: Jinja2 calls a filter directly, a global through context.call
     env.filters["offset"] = offset
     env.filters["frames"] = frame_ranges
