@@ -363,6 +363,7 @@ tunnel() { "$PY" "$LABSRC/tunnel_lab.py" "$@" --cert "$CERT" --key "$KEY"; }
 run "$TD/http-connect-refused.pcapng"  8080 tunnel http-connect-refused
 run "$TD/http-connect-starttls.pcapng" 8080 tunnel http-connect-starttls \
     --keylog "$(keyed "$TD/http-connect-starttls.keylog")"
+run "$TD/http-connect-coalesced.pcapng" 8080 tunnel http-connect-coalesced
 run "$TD/socks5-refused.pcapng"        1080 tunnel socks5-refused
 run "$TD/socks5-login.pcapng"          1080 tunnel socks5-login
 run "$TD/socks4a-tunnel.pcapng"        1080 tunnel socks4a-tunnel

@@ -142,6 +142,11 @@ SMTP_AFTER = {
         [4, 6, 8, 9, 10, 11],
         [("greeting", [12]), ("ehlo", [14]), ("ehlo_reply", [15]), ("mail_from", [16, 17]), ("rcpt_to", [18, 19])],
     ),
+    # the proxy's 200 and the relayed greeting in one segment: frame 6 carries both steps
+    "http-connect-coalesced.pcapng": (
+        [4, 6],
+        [("greeting", [6]), ("ehlo", [8]), ("ehlo_reply", [9]), ("mail_from", [10, 11]), ("rcpt_to", [12, 13])],
+    ),
     "socks4a-tunnel.pcapng": (
         [4, 6],
         [("greeting", [8]), ("ehlo", [10]), ("ehlo_reply", [11]), ("mail_from", [12, 13]), ("rcpt_to", [14, 15])],
@@ -149,6 +154,7 @@ SMTP_AFTER = {
 }
 TUNNEL_FACTS = {
     "http-connect-tunnel.pcapng": ("Proxy tunnel (HTTP CONNECT)", "127.0.0.1:8080", "127.0.0.1:25", 200),
+    "http-connect-coalesced.pcapng": ("Proxy tunnel (HTTP CONNECT)", "127.0.0.1:8080", "127.0.0.1:25", 200),
     "socks5-tunnel.pcapng": ("Proxy tunnel (SOCKS5)", "127.0.0.1:1080", "127.0.0.1:25", 0),
     "socks5-login.pcapng": ("Proxy tunnel (SOCKS5)", "127.0.0.1:1080", "localhost:25", 0),
     "socks4a-tunnel.pcapng": ("Proxy tunnel (SOCKS4a)", "127.0.0.1:1080", "localhost:25", 0x5A),

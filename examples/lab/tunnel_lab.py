@@ -105,7 +105,7 @@ def _connect(host: str, port: int) -> socket.socket | None:
 # --------------------------------------------------------------------------
 # the proxies
 # --------------------------------------------------------------------------
-def http_connect(answer_refused: bytes | None = None, need_login: bool = False) -> Handshake:
+def http_connect(answer_refused: bytes | None = None, need_login: bool = False, coalesce: bool = False) -> Handshake:
     """RFC 9110 §9.3.6: CONNECT host:port, headers up to a blank line; 200 opens the tunnel."""
 
     def handshake(w: Wire) -> socket.socket | None:
@@ -120,7 +120,10 @@ def http_connect(answer_refused: bytes | None = None, need_login: bool = False) 
         host, _, port = target.rpartition(":")
         upstream = _connect(host, int(port))
         assert upstream is not None
-        w.sock.sendall(b"HTTP/1.1 200 Connection established\r\nProxy-Agent: smtpdoc-lab\r\n\r\n")
+        answer = b"HTTP/1.1 200 Connection established\r\nProxy-Agent: smtpdoc-lab\r\n\r\n"
+        if coalesce:  # the server's greeting in the same segment as the proxy's 200
+            answer += upstream.recv(65536)
+        w.sock.sendall(answer)
         return upstream
 
     return handshake
@@ -243,6 +246,24 @@ def sc_http_connect_starttls() -> None:
     srv.join()
 
 
+def sc_http_connect_coalesced() -> None:
+    """HTTP CONNECT on 8080 whose proxy sends its 200 and the server's 220 greeting in one
+    segment (a proxy that waits for the upstream's first bytes); the client sends CONNECT,
+    waits, then an ordinary mail."""
+    srv = serve(25, lambda c: smtp_loop(c))
+    t = proxy(8080, http_connect(coalesce=True))
+    c = Raw(HOST, 8080)
+    c.send(CONNECT + b"\r\n")
+    while b"\r\n\r\n" not in c.buf:
+        c.buf += c.sock.recv(4096)
+    status, _, c.buf = c.buf.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 200"), status
+    assert c.reply().startswith("220")
+    plain_mail(c, "greeting in the proxy's answer segment")
+    t.join(10)
+    srv.join()
+
+
 def sc_socks5_refused() -> None:
     """SOCKS5 on 1080, CONNECT to 127.0.0.1:25 where nothing listens in this scenario: the
     proxy's own connection is refused, and it answers 0x05 (connection refused, RFC 1928 §6)."""
@@ -293,6 +314,7 @@ def sc_socks4a_tunnel() -> None:
 SCENARIOS: dict[str, Callable[[], None]] = {
     "http-connect-refused": sc_http_connect_refused,
     "http-connect-starttls": sc_http_connect_starttls,
+    "http-connect-coalesced": sc_http_connect_coalesced,
     "socks5-refused": sc_socks5_refused,
     "socks5-login": sc_socks5_login,
     "socks4a-tunnel": sc_socks4a_tunnel,
