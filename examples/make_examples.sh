@@ -365,6 +365,8 @@ run "$TD/http-connect-starttls.pcapng" 8080 tunnel http-connect-starttls \
     --keylog "$(keyed "$TD/http-connect-starttls.keylog")"
 run "$TD/http-connect-coalesced.pcapng" 8080 tunnel http-connect-coalesced
 run "$TD/socks5-refused.pcapng"        1080 tunnel socks5-refused
+run "$TD/socks5-refused-short.pcapng"  1080 tunnel socks5-refused-short
+run "$TD/http-connect-status-only.pcapng" 8080 tunnel http-connect-status-only
 run "$TD/socks5-login.pcapng"          1080 tunnel socks5-login
 run "$TD/socks4a-tunnel.pcapng"        1080 tunnel socks4a-tunnel
 run "$TD/implicit-tls-odd-port.pcapng" 4650 messy implicit-tls-odd-port \

@@ -86,8 +86,11 @@ class Dialogue:
         self._event(Event.PLAINTEXT, frame)
 
     def finish(self) -> None:
-        """The stream ended inside DATA: the message as far as it came."""
+        """The stream ended inside DATA: the message as far as it came; or inside a proxy's
+        answer: a refusal its first bytes still show."""
         st = self.st
+        if st.tunnel is not None and (cut := st.tunnel.cut_answer()) is not None:
+            self._event(Event.TUNNEL, cut)
         if st.mode is State.DATA and st.message.step is not None:
             self.b.finding("message_unfinished", st.message.step.frames[-1:], self.b.detail("message_cut"))
             message_reading.summarise(st, st.message.step, truncated=True)

@@ -35,6 +35,7 @@ _SOCKS5_LOGIN_VERSION: Final = 1  # RFC 1929 §2
 _SOCKS5_USER_PASS: Final = 2  # RFC 1928 §3: the username/password method
 _SOCKS5_NO_METHOD: Final = 0xFF
 _SOCKS4_GRANTED: Final = 0x5A
+_SOCKS4_REPLY: Final = 0  # a SOCKS4 reply's first byte
 _HTTP_CONNECT: Final = b"CONNECT "
 _MAX_HEAD = 16384  # an HTTP head longer than this without its blank line is no proxy request
 
@@ -58,6 +59,7 @@ class TunnelMessage:
     secret: str | None = None  # its password, kept apart so that it is shown only when asked
     secret_line: int | None = None  # the index in `lines` of the line that carried the secret
     socks4a: bool = False  # a SOCKS4 request naming its target by name
+    cut: bool = False  # an answer whose end the capture does not have (the stream ended first)
 
 
 def sniff(first: bytes) -> Protocol | Literal["undecided"] | None:
@@ -110,6 +112,37 @@ class TunnelReader:
         event = self._client() or self._server()  # each proxy message answers a client one
         self.done = event is not None and (event.part == "not_proxy" or event.granted is True)
         return event
+
+    def cut_answer(self) -> TunnelMessage | None:
+        """The stream ended inside the proxy's answer: what its first bytes still say, marked cut.
+
+        A SOCKS reply's code is its second byte and an HTTP status is its first line, so a
+        refusal cut short (a proxy that writes `05 05` or one status line and closes) is still
+        read as a refusal; an answer that says less, or a cut one that grants, is left unread."""
+        if self.done or self.refused or not self.client_done or len(self.server) < 2:
+            return None
+        data = bytes(self.server.buffer)
+        if self.protocol == "http":
+            line, found, _ = data.partition(b"\r\n")
+            fields = line.decode("latin-1").split(" ", 2)
+            if not found or len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
+                return None
+            code, phrase = int(fields[1]), fields[2] if len(fields) > 2 else ""
+            granted = 200 <= code < 300
+            lines: tuple[str, ...] = (line.decode("latin-1"),)
+        else:
+            version = _SOCKS4_REPLY if self.protocol == "socks4" else _SOCKS5
+            if data[0] != version or self._login_due() or (self.chosen is None and self.protocol == "socks5"):
+                return None
+            code, phrase, lines = data[1], "", ()
+            granted = code == (_SOCKS4_GRANTED if self.protocol == "socks4" else 0)
+        if granted:
+            return None
+        frames, time = _chunk(self.server, len(self.server))
+        self.refused = True
+        return TunnelMessage(
+            SERVER, "answer", frames, time, lines=lines, code=code, phrase=phrase.strip(), granted=False, cut=True
+        )
 
     @staticmethod
     def _rest(stream: ByteStream, side: Side) -> TunnelMessage | None:
@@ -285,7 +318,7 @@ class TunnelReader:
         return self.chosen == _SOCKS5_USER_PASS and not self.login_answered
 
     def _socks4_answer(self, data: bytes) -> TunnelMessage | None:
-        if data[0] != 0:
+        if data[0] != _SOCKS4_REPLY:
             return self._not_proxy()
         if len(data) < 8:
             return None

@@ -88,6 +88,9 @@ def _answer(st: DialogueState, step: Step, m: TunnelMessage) -> None:
             _line(st, step, "answer_bound", code=f"0x{code:02x}", words=words, bound=_target(m.host, m.port))
         else:
             _line(st, step, "answer", code=f"0x{code:02x}", words=words)
+    if m.cut:
+        _line(st, step, "answer_cut")
+        answer += _WORDS.lines["answer_cut_note"]
     st.builder.facts(step, code=code, answer=answer)
 
 

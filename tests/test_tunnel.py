@@ -208,7 +208,23 @@ REFUSED = {
         6,
     ),
     "socks5-refused.pcapng": ([4, 6, 8, 9], "Proxy refuses the tunnel (SOCKS5)", 5, "0x05, connection refused", 9),
+    # refusals cut short: the proxy wrote only `05 05`, or only its status line, and closed
+    "socks5-refused-short.pcapng": (
+        [4, 6, 8, 9],
+        "Proxy refuses the tunnel (SOCKS5)",
+        5,
+        "0x05, connection refused; the rest of the answer is not in the capture",
+        9,
+    ),
+    "http-connect-status-only.pcapng": (
+        [4, 6],
+        "Proxy refuses the tunnel (HTTP CONNECT)",
+        403,
+        "403 Forbidden (refused by the proxy); the rest of the answer is not in the capture",
+        6,
+    ),
 }
+CUT_SHORT = {"socks5-refused-short.pcapng": "SOCKS5", "http-connect-status-only.pcapng": "HTTP CONNECT"}
 
 
 @pytest.mark.parametrize("capture", sorted(REFUSED))
@@ -229,6 +245,20 @@ def test_a_refused_tunnel_says_no_smtp_followed(capture: str) -> None:
     assert found.frames == [refusal] and found.detail == f"{step.facts['protocol']} to 127.0.0.1:25: {answer}"
     assert _finding_names(session) == {"proxy_tunnel_refused"}
     assert session.transactions == []
+    cut_line = f"(the rest of the {CUT_SHORT.get(capture)} answer is not in the capture: the stream ended inside it)"
+    assert (step.lines[-1] == cut_line) is (capture in CUT_SHORT)
+
+
+def test_a_cut_answer_that_grants_is_not_read_as_granted() -> None:
+    """The stream ends after `05 00` of a SOCKS5 reply: the code grants, but the reply's address
+    never came and no tunnel carried anything, so the answer stays unread (no guess); the same
+    cut reply with code 0x01 is a refusal the bytes show."""
+    request = b"\x05\x01\x00" + b"\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x19"
+    for reply, expected in ((b"\x05\x00", None), (b"\x05\x01", (1, False, True, (4,)))):
+        reader = TunnelReader("socks5", _feed(request), _feed(b"\x05\x00" + reply))
+        assert [e.part for e in _read_all(reader)] == ["offer", "request", "choice"]
+        cut = reader.cut_answer()
+        assert (None if cut is None else (cut.code, cut.granted, cut.cut, cut.frames)) == expected
 
 
 def test_bytes_pipelined_behind_a_refused_connect_are_no_smtp() -> None:

@@ -129,7 +129,7 @@ def http_connect(answer_refused: bytes | None = None, need_login: bool = False, 
     return handshake
 
 
-def socks5(login: bool = False) -> Handshake:
+def socks5(login: bool = False, short_refusal: bool = False) -> Handshake:
     """RFC 1928 (and RFC 1929's username/password when `login`)."""
 
     def handshake(w: Wire) -> socket.socket | None:
@@ -158,6 +158,9 @@ def socks5(login: bool = False) -> Handshake:
         port = struct.unpack(">H", w.read(2))[0]
         upstream = _connect(host, port)
         if upstream is None:  # 0x05: connection refused (RFC 1928 §6)
+            if short_refusal:  # as some small proxies do: the version and code, no address
+                w.sock.sendall(b"\x05\x05")
+                return None
             w.sock.sendall(b"\x05\x05\x00\x01" + socket.inet_aton("0.0.0.0") + struct.pack(">H", 0))
             return None
         bound_host, bound_port = upstream.getsockname()[:2]
@@ -276,6 +279,28 @@ def sc_socks5_refused() -> None:
     t.join(10)
 
 
+def sc_socks5_refused_short() -> None:
+    """SOCKS5 on 1080, CONNECT to 127.0.0.1:25 where nothing listens: the proxy writes only
+    `05 05` (version, connection refused) and closes, without the address RFC 1928 §6 asks for."""
+    t = proxy(1080, socks5(short_refusal=True))
+    c = Raw(HOST, 1080)
+    c.send(b"\x05\x01\x00")
+    assert c.sock.recv(2) == b"\x05\x00"
+    c.send(b"\x05\x01\x00\x01" + socket.inet_aton(HOST) + struct.pack(">H", 25))
+    assert _wait_closed(c) == b"\x05\x05"
+    t.join(10)
+
+
+def sc_http_connect_status_only() -> None:
+    """An HTTP proxy on 8080 answers CONNECT with only a status line, `HTTP/1.0 403 Forbidden`,
+    and closes: no headers, no blank line."""
+    t = proxy(8080, http_connect(answer_refused=b"HTTP/1.0 403 Forbidden\r\n"))
+    c = Raw(HOST, 8080)
+    c.send(CONNECT + b"\r\n")
+    assert _wait_closed(c) == b"HTTP/1.0 403 Forbidden\r\n"
+    t.join(10)
+
+
 def sc_socks5_login() -> None:
     """SOCKS5 on 1080 with the RFC 1929 username/password login, the target named 'localhost'
     (address type 3); then an ordinary mail through the tunnel."""
@@ -316,6 +341,8 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "http-connect-starttls": sc_http_connect_starttls,
     "http-connect-coalesced": sc_http_connect_coalesced,
     "socks5-refused": sc_socks5_refused,
+    "socks5-refused-short": sc_socks5_refused_short,
+    "http-connect-status-only": sc_http_connect_status_only,
     "socks5-login": sc_socks5_login,
     "socks4a-tunnel": sc_socks4a_tunnel,
 }

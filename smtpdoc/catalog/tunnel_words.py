@@ -20,6 +20,8 @@ _LINES = (
     "request_user",
     "answer",
     "answer_bound",
+    "answer_cut",
+    "answer_cut_note",
     "rest",
     "login_accepted",
     "login_refused",
