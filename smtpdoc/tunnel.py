@@ -123,13 +123,13 @@ class TunnelReader:
             return None
         data = bytes(self.server.buffer)
         if self.protocol == "http":
-            line, found, _ = data.partition(b"\r\n")
-            fields = line.decode("latin-1").split(" ", 2)
-            if not found or len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
+            line, found, _ = data.partition(b"\n")
+            lines: tuple[str, ...] = (text(line).rstrip("\r"),)  # decoded as _head decodes a whole head
+            status = _status(lines[0]) if found else None
+            if status is None:
                 return None
-            code, phrase = int(fields[1]), fields[2] if len(fields) > 2 else ""
+            code, phrase = status
             granted = 200 <= code < 300
-            lines: tuple[str, ...] = (line.decode("latin-1"),)
         else:
             version = _SOCKS4_REPLY if self.protocol == "socks4" else _SOCKS5
             if data[0] != version or self._login_due() or (self.chosen is None and self.protocol == "socks5"):
@@ -267,11 +267,10 @@ class TunnelReader:
         if head is None:
             return None
         lines, size = head
-        version, _, rest = lines[0].partition(" ")
-        code_text, _, phrase = rest.partition(" ")
-        if not version.startswith("HTTP/") or not (code_text.isascii() and code_text.isdigit() and len(code_text) == 3):
+        status = _status(lines[0])
+        if status is None:
             return self._not_proxy()
-        code = int(code_text)
+        code, phrase = status
         frames, time = _chunk(self.server, size)
         self.refused = not 200 <= code < 300
         return TunnelMessage(
@@ -328,6 +327,15 @@ class TunnelReader:
         frames, time = _chunk(self.server, 8)
         self.refused = code != _SOCKS4_GRANTED
         return TunnelMessage(SERVER, "answer", frames, time, host=host, port=port, code=code, granted=not self.refused)
+
+
+def _status(line: str) -> tuple[int, str] | None:
+    """(code, reason phrase) of an HTTP status line, or None when the line is not one."""
+    version, _, rest = line.partition(" ")
+    code_text, _, phrase = rest.partition(" ")
+    if not version.startswith("HTTP/") or not (code_text.isascii() and code_text.isdigit() and len(code_text) == 3):
+        return None
+    return int(code_text), phrase
 
 
 def _head(stream: ByteStream) -> tuple[list[str], int] | None:
