@@ -52,9 +52,9 @@ WALKTHROUGH = (
     "encrypted",
     "close",
 )
-# What the floor pass prints: the fields smtpdoc's reader reads, plus the two that
-# PDML's geninfo gives it for free (frame number and time).
-FLOOR_FIELDS = ("frame.number", "frame.time_epoch", *pdml_flat.FIELDS)
+# What the floor pass prints: the fields smtpdoc's reader reads (frame number, time and
+# lengths among them: the reader asks for them as fields and drops PDML's geninfo).
+FLOOR_FIELDS = pdml_flat.FIELDS
 
 
 @dataclass

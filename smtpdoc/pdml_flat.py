@@ -2,7 +2,8 @@
 
 With `-e`, each <packet> holds the `geninfo` proto, then one flat <field name= value=/>
 per value of the selected fields, grouped by field name in the order asked: tshark only
-has to prepare these fields, and the XML is a fifth of the pruned tree's. What the flat
+has to prepare these fields, and the XML is a fifth of the pruned tree's. geninfo's facts
+are asked for as fields too, and the block is dropped before lxml reads the packet. What the flat
 form loses is which TLS record a value came from; without decryption that is
 recoverable (TLS 1.3 protects only records after the cleartext ones of a flight, and
 only one hello travels in a frame). Decrypted TLS needs the tree (`smtpdoc.pdml`): the
@@ -31,6 +32,7 @@ from smtpdoc.packets import (
 from smtpdoc.pdml import TSHARK_OPTIONS, PdmlError, frame_cut, timestamp, to_int
 
 FIELDS = (
+    *("frame.number", "frame.time_epoch", "frame.len", "frame.cap_len"),
     *("ip.src", "ip.dst", "ipv6.src", "ipv6.dst"),
     *("tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.ack", "tcp.len", "tcp.payload"),
     *("tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission"),
@@ -78,12 +80,17 @@ def read_packets(stdout: IO[bytes]) -> Iterator[Packet]:
     parser = etree.XMLParser(target=cast(Any, target), huge_tree=True)
     read = getattr(stdout, "read1", stdout.read)
     broken: str | None = None
+    pending = b""  # the bytes after the last whole <packet> read so far
     while target.stop is None:
         chunk = read(_CHUNK)
         try:
             if chunk:
-                parser.feed(chunk)
+                whole, pending = _whole_packets(pending + chunk)
+                if whole:
+                    parser.feed(without_geninfo(whole))
             else:
+                if pending:
+                    parser.feed(pending)  # a document cut short: lxml says where
                 parser.close()
         except etree.XMLSyntaxError as exc:
             broken = str(exc)
@@ -96,43 +103,90 @@ def read_packets(stdout: IO[bytes]) -> Iterator[Packet]:
     raise NeedsTree(target.stop)
 
 
+def _whole_packets(data: bytes) -> tuple[bytes, bytes]:
+    """`data` cut after its last </packet>: the whole packets (and what came before them), the rest."""
+    end = data.rfind(_PACKET_END)
+    if end < 0:
+        return b"", data
+    end += len(_PACKET_END)
+    return data[:end], data[end:]
+
+
+def without_geninfo(data: bytes) -> bytes:
+    """Whole packets of flat PDML without their `geninfo` protos.
+
+    tshark prints geninfo in every packet, even with `-e` (four fields of six attributes
+    each: a third of the XML, and two fifths of the strings lxml would make). Its facts
+    are asked for as fields instead (frame.number, frame.time_epoch, frame.len,
+    frame.cap_len), so the block is dropped before lxml reads the bytes. It is cut at its
+    two markers, which cannot occur inside a value: PDML escapes "<" in attributes.
+    """
+    find = data.find
+    start = find(_GENINFO)
+    if start < 0:
+        return data
+    parts = []
+    at = 0
+    while start >= 0:
+        end = find(_GENINFO_END, start)
+        if end < 0:
+            break
+        parts.append(data[at:start])
+        at = end + len(_GENINFO_END)
+        start = find(_GENINFO, at)
+    parts.append(data[at:])
+    return b"".join(parts)
+
+
+_PACKET_END = b"</packet>"
+_GENINFO = b'<proto name="geninfo"'
+_GENINFO_END = b"</proto>"
 _CHUNK = 1 << 20
 
 
 class _Target:
-    """Collects each <packet>'s field values, grouped by name, and turns them into a Packet.
+    """Collects each <packet>'s field values by name and turns them into a Packet.
 
     Only `start` is defined: lxml then calls back once per element, not twice, and a
-    packet is complete when the next one starts (or the document closes).
+    packet is complete when the next one starts (or the document closes). A field's
+    first value is kept as it is; a name seen again in the packet (TLS records, the
+    layers of a tunnel) keeps all its values in order in `more`: most fields have one
+    value, and a list for each would cost more than the rest of the collecting.
     """
 
     def __init__(self) -> None:
-        self.values: dict[str, list[str]] | None = None
+        self.values: dict[str, str] = {}
+        self.more: dict[str, list[str]] = {}
         self.done: list[Packet] = []
         self.stop: int | None = None  # the first frame only the tree reader can read
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
-        values = self.values
-        if tag == "field" and values is not None:
+        if tag == "field":
             name = attrib.get("name", "")
-            found = values.get(name)
-            if found is None:
-                values[name] = [attrib.get("value", "")]
+            values = self.values
+            if name in values:
+                found = self.more.get(name)
+                if found is None:
+                    self.more[name] = [values[name], attrib.get("value", "")]
+                else:
+                    found.append(attrib.get("value", ""))
             else:
-                found.append(attrib.get("value", ""))
+                values[name] = attrib.get("value", "")
         elif tag == "packet":
             self._finish()
-            self.values = {}
 
     def close(self) -> None:
         self._finish()
-        self.values = None
 
     def _finish(self) -> None:
-        if self.values is None or self.stop is not None:
+        values, more = self.values, self.more
+        if not values:
+            return
+        self.values, self.more = {}, {}
+        if self.stop is not None:
             return
         try:
-            packet = _packet(self.values)
+            packet = _packet(values, more)
         except NeedsTree as switch:
             self.stop = switch.frame
             return
@@ -140,71 +194,83 @@ class _Target:
             self.done.append(packet)
 
 
-def _packet(values: dict[str, list[str]]) -> Packet | None:
+def _packet(values: dict[str, str], more: dict[str, list[str]]) -> Packet | None:
     get = values.get
     tcp_stream = get("tcp.stream")
     if tcp_stream is None:
         return None
-    # geninfo's fields are named "num" (its value in hex) and "timestamp" (epoch seconds).
-    number = int((get("num") or _ZERO)[0], 16)
+    number = int(get("frame.number", "0"))
     ipv4 = get("ip.src")
-    addresses = ipv4 or get("ipv6.src") or _NONE
-    layered = len(tcp_stream) > 1 or len(addresses) > 1 or (ipv4 and "ipv6.src" in values)
-    if layered or ("tls" in values and "smtp" in values):
+    layered = more and ("tcp.stream" in more or "ip.src" in more or "ipv6.src" in more)
+    if layered or (ipv4 is not None and "ipv6.src" in values) or ("tls" in values and "smtp" in values):
         # Tunnels, headers quoted in ICMP, SMTP next to TLS (tshark decrypted it): which
         # value belongs to which layer takes the tree. Plain SMTP is read from tcp.payload:
         # the smtp field is asked for only to see this.
         raise NeedsTree(number)
-    payload = get("tcp.payload")
-    data = bytes.fromhex(payload[-1]) if payload else b""
+    payload = more["tcp.payload"][-1] if "tcp.payload" in more else get("tcp.payload")
+    data = bytes.fromhex(payload) if payload else b""
     tls_layer = "tls" in values
-    length = int((get("len") or _ZERO)[0], 16)
-    caplen = int((get("caplen") or _ZERO)[0], 16)
-    cut = frame_cut(length, caplen, int((get("tcp.len") or _ZERO)[0]), len(data)) if caplen < length else 0
+    length = int(get("frame.len", "0"))
+    caplen = int(get("frame.cap_len", "0"))
+    cut = frame_cut(length, caplen, int(get("tcp.len", "0")), len(data)) if caplen < length else 0
     return Packet(
         number,
-        timestamp((get("timestamp") or _EMPTY)[0]),
-        int(tcp_stream[0]),
-        (addresses or _EMPTY)[0],
-        (get("ip.dst" if ipv4 else "ipv6.dst") or _EMPTY)[0],
-        int((get("tcp.srcport") or _ZERO)[0]),
-        int((get("tcp.dstport") or _ZERO)[0]),
-        to_int((get("tcp.flags") or _EMPTY)[0]),
-        int((get("tcp.seq") or _ZERO)[0]),
-        int((get("tcp.ack") or _ZERO)[0]),
+        timestamp(get("frame.time_epoch", "")),
+        int(tcp_stream),
+        get("ip.src" if ipv4 is not None else "ipv6.src", ""),
+        get("ip.dst" if ipv4 is not None else "ipv6.dst", ""),
+        int(get("tcp.srcport", "0")),
+        int(get("tcp.dstport", "0")),
+        to_int(get("tcp.flags", "")),
+        int(get("tcp.seq", "0")),
+        int(get("tcp.ack", "0")),
         data,
         "tcp.analysis.retransmission" in values or "tcp.analysis.spurious_retransmission" in values,
-        _records(values, number) if tls_layer else (),
+        _records(_Fields(values, more), number) if tls_layer else (),
         tls_layer=tls_layer,
         cut=cut,
         snaplen=caplen if cut else 0,
     )
 
 
-_ZERO = ["0"]
-_EMPTY = [""]
+class _Fields:
+    """A TLS packet's fields: the first value of a name, or all of them in order."""
+
+    __slots__ = ("more", "values")
+
+    def __init__(self, values: dict[str, str], more: dict[str, list[str]]) -> None:
+        self.values = values
+        self.more = more
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values
+
+    def first(self, name: str, default: str = "") -> str:
+        return self.values.get(name, default)
+
+    def every(self, name: str) -> list[str]:
+        found = self.more.get(name)
+        if found is not None:
+            return found
+        value = self.values.get(name)
+        return _NONE if value is None else [value]
 
 
-def _first(values: dict[str, list[str]], name: str, default: str) -> str:
-    found = values.get(name)
-    return found[0] if found else default
-
-
-def _records(values: dict[str, list[str]], number: int) -> tuple[TlsRecord, ...]:
-    lengths = values.get("tls.record.length", _NONE)
+def _records(fields: _Fields, number: int) -> tuple[TlsRecord, ...]:
+    lengths = fields.every("tls.record.length")
     if not lengths:
         return ()
-    opaque = values.get("tls.record.opaque_type", _NONE)
-    cleartext = values.get("tls.record.content_type", _NONE)
+    opaque = fields.every("tls.record.opaque_type")
+    cleartext = fields.every("tls.record.content_type")
     in_clear = len(lengths) - len(opaque)
     if len(cleartext) > in_clear:
         raise NeedsTree(number)  # a protected record's inner type: tshark decrypted it
     types = [to_int(t) for t in cleartext] + [0] * (in_clear - len(cleartext)) + [to_int(t) for t in opaque]
-    versions: Sequence[str | None] = values.get("tls.record.version", _NONE)
+    versions: Sequence[str | None] = fields.every("tls.record.version")
     if len(versions) != len(lengths):
         versions = [None] * len(lengths)  # which record a version belongs to is unknown: none has one
-    handshakes = _handshakes(values) if "tls.handshake.type" in values else ()
-    alerts = _alerts(values) if "tls.alert_message" in values else ()
+    handshakes = _handshakes(fields) if "tls.handshake.type" in fields else ()
+    alerts = _alerts(fields) if "tls.alert_message" in fields else ()
     records = []
     for ctype, length, version in zip(types, lengths, versions, strict=True):
         messages: tuple[TlsMessage, ...] = ()
@@ -216,43 +282,42 @@ def _records(values: dict[str, list[str]], number: int) -> tuple[TlsRecord, ...]
     return tuple(records)
 
 
-def _handshakes(values: dict[str, list[str]]) -> tuple[TlsMessage, ...]:
+def _handshakes(fields: _Fields) -> tuple[TlsMessage, ...]:
     messages: list[TlsMessage] = []
-    for text in values.get("tls.handshake.type", _NONE):
+    for text in fields.every("tls.handshake.type"):
         htype = to_int(text, -1)
         if htype == _HELLO_CLIENT:
-            messages.append(_client_hello(values))
+            messages.append(_client_hello(fields))
         elif htype == _HELLO_SERVER:
-            messages.append(_server_hello(values))
-        elif htype == _CERTIFICATE and "tls.handshake.certificate" in values:
-            messages.append(certificate(values["tls.handshake.certificate"][0]))
+            messages.append(_server_hello(fields))
+        elif htype == _CERTIFICATE and "tls.handshake.certificate" in fields:
+            messages.append(certificate(fields.first("tls.handshake.certificate")))
         elif htype >= 0:
             messages.append(HandshakeMessage(type=htype))
     return tuple(messages)
 
 
-def _client_hello(values: dict[str, list[str]]) -> ClientHello:
-    versions = tuple(to_int(v) for v in values.get("tls.handshake.extensions.supported_version", _NONE))
-    legacy = to_int(_first(values, "tls.handshake.version", ""))
-    names = values.get("tls.handshake.extensions_server_name")
+def _client_hello(fields: _Fields) -> ClientHello:
+    versions = tuple(to_int(v) for v in fields.every("tls.handshake.extensions.supported_version"))
+    legacy = to_int(fields.first("tls.handshake.version"))
+    name = fields.values.get("tls.handshake.extensions_server_name")
     return ClientHello(
-        sni=names[0] if names else None,
+        sni=name,
         versions=versions or ((legacy,) if legacy else ()),
-        cipher_count=len(values.get("tls.handshake.ciphersuite", _NONE)),
-        alpn=tuple(values.get("tls.handshake.extensions_alpn_str", _NONE)),
-        session_id=_colons(_first(values, "tls.handshake.session_id", "")),
+        cipher_count=len(fields.every("tls.handshake.ciphersuite")),
+        alpn=tuple(fields.every("tls.handshake.extensions_alpn_str")),
+        session_id=_colons(fields.first("tls.handshake.session_id")),
     )
 
 
-def _server_hello(values: dict[str, list[str]]) -> ServerHello:
-    versions = values.get("tls.handshake.extensions.supported_version")
-    alpn = values.get("tls.handshake.extensions_alpn_str")
+def _server_hello(fields: _Fields) -> ServerHello:
+    version = fields.values.get("tls.handshake.extensions.supported_version")
     return ServerHello(
-        version=to_int(versions[0]) if versions else to_int(_first(values, "tls.handshake.version", "")),
-        cipher=to_int(_first(values, "tls.handshake.ciphersuite", "")),
-        alpn=alpn[0] if alpn else None,
-        psk=_EXT_PRE_SHARED_KEY in {to_int(t) for t in values.get("tls.handshake.extension.type", _NONE)},
-        session_id=_colons(_first(values, "tls.handshake.session_id", "")),
+        version=to_int(version if version is not None else fields.first("tls.handshake.version")),
+        cipher=to_int(fields.first("tls.handshake.ciphersuite")),
+        alpn=fields.values.get("tls.handshake.extensions_alpn_str"),
+        psk=_EXT_PRE_SHARED_KEY in {to_int(t) for t in fields.every("tls.handshake.extension.type")},
+        session_id=_colons(fields.first("tls.handshake.session_id")),
     )
 
 
@@ -263,11 +328,11 @@ def _colons(hex_text: str) -> str:
     return ":".join(hex_text[i : i + 2] for i in range(0, len(hex_text), 2))
 
 
-def _alerts(values: dict[str, list[str]]) -> tuple[Alert, ...]:
-    levels = values.get("tls.alert_message.level", _NONE)
-    descriptions = values.get("tls.alert_message.desc", _NONE)
+def _alerts(fields: _Fields) -> tuple[Alert, ...]:
+    levels = fields.every("tls.alert_message.level")
+    descriptions = fields.every("tls.alert_message.desc")
     pairs = zip(levels, descriptions, strict=False)
     alerts = [Alert(level=to_int(lv), description=to_int(d), encrypted=to_int(lv) == 0) for lv, d in pairs]
-    hidden = len(values.get("tls.alert_message", _NONE)) - len(alerts)
+    hidden = len(fields.every("tls.alert_message")) - len(alerts)
     alerts += [Alert(level=0, description=0, encrypted=True)] * max(hidden, 0)
     return tuple(alerts)
