@@ -148,3 +148,40 @@ def test_options_are_read_as_click_reads_them() -> None:
         {"--stream": ["3"], "-o": ["r.html"], "--decode-as": ["2526"]},
     )
     assert head_start._options(["explain", "--", "-odd.pcap"]) == ("-odd.pcap", {})
+
+
+def test_the_head_starts_ports_are_the_catalogs() -> None:
+    from smtpdoc.session import SMTP_PORTS
+
+    assert head_start.SMTP_PORTS == SMTP_PORTS
+
+
+@pytest.fixture(scope="module")
+def large_captures(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two captures of 4 MiB or more: 700 SMTP sessions back to back, and 40 among HTTPS-like ones."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import make_capture
+
+    folder = tmp_path_factory.mktemp("large")
+    smtp, mixed = folder / "smtp-700.pcapng", folder / "mixed-40.pcapng"
+    make_capture.write_capture(make_capture.DEFAULT_SOURCE, 700, smtp)
+    make_capture.write_capture(make_capture.DEFAULT_SOURCE, 40, mixed, mix=True)
+    return smtp, mixed
+
+
+def test_a_large_capture_of_mostly_smtp_gets_the_whole_pass_ahead(
+    popen: _Recorder, large_captures: tuple[Path, Path]
+) -> None:
+    from smtpdoc import narrow
+
+    smtp, mixed = large_captures
+    assert smtp.stat().st_size >= narrow.MIN_BYTES and mixed.stat().st_size >= narrow.MIN_BYTES
+    head_start.begin(["explain", str(smtp), "--format", "json", "-q"])
+    ((args, _),) = popen.started
+    assert args[args.index("-r") + 1] == str(smtp) and "pdml" in args
+    tshark_mod.stop_ahead()
+    # Mostly not SMTP: the narrowing pass decides how to read it, nothing starts ahead.
+    head_start.begin(["explain", str(mixed), "--format", "json", "-q"])
+    assert len(popen.started) == 1
