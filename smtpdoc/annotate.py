@@ -168,7 +168,9 @@ def _as_pcapng(tshark: Tshark, capture: str, scratch: Path) -> str:
     return target
 
 
-def write_comments(tshark: Tshark, capture: str, output: str, comments: dict[int, list[str]]) -> pcapng.Rewritten:
+def write_comments(
+    tshark: Tshark, capture: str, output: str, comments: dict[int, list[str]]
+) -> pcapng.Rewritten:
     """Write `output`: `capture` as pcapng, smtpdoc's old comments replaced by `comments`.
 
     The file appears only when complete (a temporary file in the same folder, renamed)."""

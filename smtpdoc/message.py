@@ -50,7 +50,9 @@ def summarise(data: bytes, size: int, truncated: bool, cut: bool = False) -> Mes
         if name in found and key not in headers:
             headers[key] = ", ".join(found[name])
     decoded = {key: text for key, value in headers.items() if (text := decode_words(value)) is not None}
-    return Message(size=size, headers=headers, attachments=_attachments(data), truncated=truncated, decoded=decoded)
+    return Message(
+        size=size, headers=headers, attachments=_attachments(data), truncated=truncated, decoded=decoded
+    )
 
 
 def _header_block_ended(data: bytes) -> bool:

@@ -55,6 +55,7 @@ class ServerReader:
         self._complete = parsed.last
         return line
 
+
     def _cut(self, at: int) -> ReplyLine | NotReplyLine | Reply | None:
         """A snap length cut this line: what was captured ends the reply (its code is still proved)."""
         self.stream.cut_read()

@@ -303,7 +303,9 @@ def check_network(tshark: Tshark, capture: str) -> None:
     if found is None:
         return
     try:
-        done = subprocess.run([found, "-T", "-r", "-t", "-E", capture], capture_output=True, timeout=60, check=False)
+        done = subprocess.run(
+            [found, "-T", "-r", "-t", "-E", capture], capture_output=True, timeout=60, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return
     fields = done.stdout.decode("utf-8", "replace").rstrip("\n").split("\t")
