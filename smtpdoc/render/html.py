@@ -4,9 +4,10 @@ The page fetches nothing: CSS is inline and each session's sequence diagram
 is inline SVG laid out by `smtpdoc.render.ladder` (a wide and a narrow one, CSS
 shows the one that fits; no Mermaid, no script) and written by
 `smtpdoc.render.html_ladder`. The templates are rendered by Jinja2 with
-autoescaping on, and the ladders pass every text through markupsafe's `escape`,
-so every string from the capture reaches the page as text, never as markup; a
-Content-Security-Policy that allows no script is a second fence.
+autoescaping on (markupsafe's escaping, through `smtpdoc.render.html_text`), and
+the ladders pass every text through the same `escape`, so every string from the
+capture reaches the page as text, never as markup; a Content-Security-Policy
+that allows no script is a second fence.
 
 A page with several sessions opens with an index of the sessions and their
 findings. The sessions arrive one by one (they are not all kept in memory), so
@@ -20,41 +21,22 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import TextIO
 
 from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, Template
 from jinja2.bccache import Bucket
-from markupsafe import Markup, escape
 
 from smtpdoc import cache as user_cache
 from smtpdoc.model import Finding, Report, Session, Step
 from smtpdoc.render import RenderOptions, register
-from smtpdoc.render.common import LINE_BOUND, TEXT_BOUND, bounded, frame_ranges, printable, tls_label
+from smtpdoc.render.common import LINE_BOUND, TEXT_BOUND, frame_ranges, tls_label
 from smtpdoc.render.html_ladder import ladders
+from smtpdoc.render.html_text import fast_escaping, shown, shown_bounded
 from smtpdoc.render.ladder import extension_rows, offset, session_facts, tls_rows, transaction_rows
 
 _SPOOL = 8 * 1024 * 1024  # bytes of session sections kept in memory before the spool goes to disk
-
-
-def shown(value: object) -> Markup:
-    """Capture-derived text as the page shows it: `printable`, then escaped (the `p` filter).
-
-    Most texts repeat from session to session (titles, the catalog's explanations, codes), so
-    the escaped form of a string is cached: escaping them all again was a third of the time
-    HTML took more than JSON (issue 11)."""
-    return _shown_text(value) if type(value) is str else escape(printable(value))
-
-
-@lru_cache(maxsize=4096)
-def _shown_text(text: str) -> Markup:
-    return escape(printable(text))
-
-
-def shown_bounded(value: object, limit: int) -> str:
-    """`printable` text cut by `bounded` (the `pb` filter); escaped by autoescaping, after the cut."""
-    return bounded(printable(value), limit)
 
 
 def step_findings(session: Session, step: Step) -> list[Finding]:
@@ -121,8 +103,10 @@ def _templates() -> dict[str, Template]:
         LINE_BOUND=LINE_BOUND,
         TEXT_BOUND=TEXT_BOUND,
     )
-    names = ("page_head", "session", "index", "page_tail")
-    return {name: env.get_template(f"{name}.html.j2") for name in names}
+    templates = {name: env.get_template(f"{name}.html.j2") for name in ("page_head", "session", "index", "page_tail")}
+    for template in templates.values():
+        fast_escaping(template)
+    return templates
 
 
 @register("html", "htm")
