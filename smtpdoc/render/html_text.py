@@ -48,6 +48,16 @@ def fast_escaping(template: Template) -> None:
         names["escape"] = escape
 
 
+def escaped(text: str) -> Markup:
+    """`escape` of a str, cached like `shown`'s (for text that is printable already)."""
+    return _escaped_text(text) if len(text) <= _CACHED else markupsafe.escape(text)
+
+
+@lru_cache(maxsize=4096)
+def _escaped_text(text: str) -> Markup:
+    return markupsafe.escape(text)
+
+
 def shown(value: object) -> Markup:
     """Capture-derived text as the page shows it: `printable`, then escaped (the `p` filter)."""
     if type(value) is str and len(value) <= _CACHED:
