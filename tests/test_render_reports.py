@@ -290,3 +290,17 @@ def test_certificate_name_is_shown_in_every_format() -> None:
     for fmt in ("terminal", "markdown", "html", "json", "csv"):
         text = rendered(fmt, dataclasses.replace(report, sessions=list(sessions)))
         assert subject in " ".join(text.split()), fmt
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_html_page_is_the_same_on_a_byte_stream(encoding: str) -> None:
+    """Sections spooled as UTF-8 bytes go onto a UTF-8 stream's bytes as they are, onto others as text."""
+    report, sessions = report_of("tests/data/auth-brute-force.pcapng")
+    assert len(sessions) > 1  # the index comes before the spooled sections
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, newline="\n")
+    render.by_name("html")(dataclasses.replace(report, sessions=list(sessions)), stream, RenderOptions())
+    stream.flush()
+    text = raw.getvalue().decode(encoding)
+    assert text == rendered("html", report)
+    assert text.index('<nav class="sessions"') < text.index('id="s1"') < text.index('id="s2"') < text.index("</html>")

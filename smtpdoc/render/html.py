@@ -16,6 +16,7 @@ their sections go to a spooled temporary file until the index can be written.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import shutil
@@ -23,7 +24,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO
 
 from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, Template
 from jinja2.bccache import Bucket
@@ -114,7 +115,7 @@ def render(report: Report, out: TextIO, options: RenderOptions) -> None:
     templates = _templates()
     out.write(templates["page_head"].render(report=report))
     entries: list[IndexEntry] = []
-    with tempfile.SpooledTemporaryFile(_SPOOL, mode="w+", encoding="utf-8") as spool:
+    with tempfile.SpooledTemporaryFile(_SPOOL) as spool:  # bytes: a section is encoded once
         for session in report.sessions:
             messages = sum(1 for tr in session.transactions if tr.message is not None)
             entries.append(
@@ -124,9 +125,21 @@ def render(report: Report, out: TextIO, options: RenderOptions) -> None:
                 )
             )  # fmt: skip
             # one write per session: a write per template chunk cost more than the rendering
-            spool.write(templates["session"].render(session=session))
+            spool.write(templates["session"].render(session=session).encode("utf-8"))
         if len(entries) > 1:
             out.write(templates["index"].render(entries=entries))
         spool.seek(0)
-        shutil.copyfileobj(spool, out)
+        _copy(spool, out)
     out.write(templates["page_tail"].render(report=report, count=len(entries)))
+
+
+def _copy(spool: IO[bytes], out: TextIO) -> None:
+    """The spooled sections onto `out`: as they are onto its bytes when it writes UTF-8 with
+    newlines as they are (decoding them to encode them again cost a page of 1,000 sessions
+    0.02-0.03 CPU-s), else decoded."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is not None and os.linesep == "\n" and codecs.lookup(out.encoding or "ascii").name == "utf-8":
+        out.flush()
+        shutil.copyfileobj(spool, buffer)
+    else:
+        shutil.copyfileobj(codecs.getreader("utf-8")(spool), out)
