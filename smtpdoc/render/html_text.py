@@ -60,9 +60,8 @@ def _escaped_text(text: str) -> Markup:
 
 def shown(value: object) -> Markup:
     """Capture-derived text as the page shows it: `printable`, then escaped (the `p` filter)."""
-    if type(value) is str and len(value) <= _CACHED:
-        return _shown_text(value)
-    return markupsafe.escape(printable(value))
+    text = value if type(value) is str else str(value)  # as `printable` would: an endpoint, a code
+    return _shown_text(text) if len(text) <= _CACHED else markupsafe.escape(printable(text))
 
 
 @lru_cache(maxsize=4096)
