@@ -11,7 +11,8 @@ that allows no script is a second fence.
 
 A page with several sessions opens with an index of the sessions and their
 findings. The sessions arrive one by one (they are not all kept in memory), so
-their sections go to a spooled temporary file until the index can be written.
+their sections go to a spooled temporary file, as UTF-8, until the index can be
+written.
 """
 
 from __future__ import annotations
