@@ -228,10 +228,10 @@ class SessionBuilder:
         assert self.session.tls is not None
         self.session.tls.alerts.append(alert)
 
-    def tls_record(self, side: Side) -> None:
-        """One more application-data record from this side."""
+    def tls_record(self, side: Side, count: int = 1) -> None:
+        """More application-data records from this side (one, or `count`)."""
         assert self.session.tls is not None
-        self.session.tls.records[side] += 1
+        self.session.tls.records[side] += count
 
     def tls_bytes(self, side: Side, size: int) -> None:
         assert self.session.tls is not None

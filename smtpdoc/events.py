@@ -18,7 +18,7 @@ CLIENT: Final = "client"
 SERVER: Final = "server"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CommandLine:
     """A client line, with its line ending (a command, or a SASL response in AUTH)."""
 
@@ -28,7 +28,7 @@ class CommandLine:
     cut: bool = False  # a snap length cut the frame: the line's captured bytes end here
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReplyLine:
     """One server line that reads as a reply line: three digits, then '-' (more follow) or not."""
 
@@ -40,7 +40,7 @@ class ReplyLine:
     time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NotReplyLine:
     """A server line that is no SMTP reply line."""
 
@@ -49,7 +49,7 @@ class NotReplyLine:
     time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reply:
     """A complete reply: its lines up to the one without a dash."""
 
@@ -59,7 +59,7 @@ class Reply:
     time: float  # of the first line
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageChunk:
     """Message text after DATA (dot-stuffed as sent, without the final dot line)."""
 
@@ -69,7 +69,7 @@ class MessageChunk:
     lost: int = 0  # a snap length cut the frame right after this text: bytes sent, not captured
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageEnd:
     """The line holding a single dot that ends the message."""
 
@@ -77,7 +77,7 @@ class MessageEnd:
     time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BdatChunk:
     """Bytes of an announced BDAT chunk (maybe only part of it, as far as it has arrived)."""
 
@@ -86,7 +86,7 @@ class BdatChunk:
     time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Gap:
     """Bytes missing from the capture: `size` of them, before `frame` (0: unknown)."""
 
@@ -94,7 +94,7 @@ class Gap:
     frames: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Closed:
     """A FIN or RST (or both) from `side`."""
 

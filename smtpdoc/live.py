@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import IO, Any
@@ -307,7 +307,7 @@ class Watch:
         if outcome.warning:
             self.outcome.warning = outcome.warning.replace(self.spool, "the live capture")
 
-    def _explained(self, sessions: Iterator[Session]) -> Iterator[Session]:
+    def _explained(self, sessions: Iterable[Session]) -> Iterator[Session]:
         for session in sessions:
             self.outcome.sessions += 1
             yield explain_session(session, self.catalog)

@@ -67,6 +67,19 @@ class ByteStream:
         grew = self._append(seq, payload, frame, time, cut)
         return self._drain() or grew
 
+    def pass_through(self, seq: int, size: int) -> bool:
+        """A segment read elsewhere (TLS records: tshark reads them), taken and discarded at once
+        when it simply comes next: nothing buffered or waiting, no byte seen before. False (and
+        nothing done) otherwise: `add` and `discard` then decide."""
+        if seq != self.next_seq or self.buffer or self._pending or not size:
+            return False
+        self.next_seq = seq + size
+        self.total += size
+        self.consumed += size
+        if self._spans:
+            self._spans.clear()  # of bytes already read
+        return True
+
     def skip_hole(self) -> bool:
         """Give up waiting: jump to the lowest waiting segment, recording the gap."""
         if not self._pending or self.next_seq is None:

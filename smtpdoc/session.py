@@ -99,16 +99,20 @@ class SessionMachine:
     def feed(self, packet: Packet) -> None:
         if not self.started:
             self._start(packet)
-        side = self._side(packet)
+        side: Side = CLIENT if (packet.src, packet.sport) == self.client_addr else SERVER
         self.seen[side] += 1
         self.b.last_frame(packet.number)
         self.last_time = packet.time
-        self._tcp_flags(packet, side)
+        if packet.flags & (SYN | FIN | RST) or self.handshake.ack is None:
+            self._tcp_flags(packet, side)  # nothing to do there for most packets
         if packet.payload and side is SERVER:
             self.link.server_payloads += 1
         elif packet.payload:
             self.client_payloads += 1
-        if self.tls is not None and self._plaintext_where_tls_was_due(packet, side):
+        tls = self.tls
+        if tls is not None and self._encrypted_packet(tls, packet, side):
+            return  # the common case of a long session, recorded at once
+        if tls is not None and self._plaintext_where_tls_was_due(packet, side):
             self.tls = None
             self.outer.plaintext_after_starttls(packet.number)
         if self.tls is not None:
@@ -164,9 +168,6 @@ class SessionMachine:
             self.b.start(packet.time, packet.number, client=src, server=dst)
         else:
             self.b.start(packet.time, packet.number, client=dst, server=src)
-
-    def _side(self, packet: Packet) -> Side:
-        return CLIENT if (packet.src, packet.sport) == self.client_addr else SERVER
 
     def _looks_like_tls(self, packet: Packet) -> bool:
         """TLS from the first byte? The bytes say, not the port: a record tshark dissected, or a
@@ -282,6 +283,19 @@ class SessionMachine:
         for side, stream in sides:
             if len(stream):
                 self.b.tls_bytes(side, stream.discard())
+
+    def _encrypted_packet(self, tls: TlsPhase, packet: Packet, side: Side) -> bool:
+        """Application data in an encrypted phase under way, in order, no keys: recorded at once
+        (what `_tls_packet` would record, the same). False, with nothing done, for any other packet."""
+        if packet.plaintext or packet.decrypted or not tls_records.encrypted_only(tls, packet.tls):
+            return False
+        stream = self.outer.client if side is CLIENT else self.outer.server
+        size = len(packet.payload)
+        if not stream.pass_through(packet.seq, size):
+            return False
+        self.b.tls_bytes(side, size)
+        tls_records.add_encrypted(self.b, tls, side, len(packet.tls), packet.number)
+        return True
 
     def _tls_packet(self, packet: Packet, side: Side, already_added: bool = False) -> None:
         tls = self.tls

@@ -22,7 +22,7 @@ def text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Command:
     verb: str  # upper-case
     argument: str
@@ -45,7 +45,7 @@ def parse_command(line: bytes) -> Command | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReplyLine:
     code: int
     last: bool

@@ -75,6 +75,26 @@ def record(
     tls_step(b, tls, phase, frame, time, side)
 
 
+def encrypted_only(tls: TlsPhase, records: tuple[TlsRecord, ...]) -> bool:
+    """Do these records only add to an encrypted phase under way (application data, no message
+    to read in them)? Then `add_encrypted` records what `record` would, at once."""
+    if tls.encrypted is None or not tls.established or not records:
+        return False
+    for one in records:
+        if one.content_type != APPLICATION_DATA or one.messages:
+            return False
+    return True
+
+
+def add_encrypted(b: SessionBuilder, tls: TlsPhase, side: Side, count: int, frame: int) -> None:
+    """`count` records that `encrypted_only` accepted, sent by `side` in `frame`."""
+    encrypted = tls.encrypted
+    assert encrypted is not None
+    b.tls_record(side, count)
+    b.add_frames(encrypted, (frame,))
+    b.direction(encrypted, side)
+
+
 def tls_step(b: SessionBuilder, tls: TlsPhase, name: StepName, frame: int, time: float, side: Side) -> None:
     """The frame belongs to the handshake or the encrypted phase: one step each."""
     current = tls.handshake if name == HANDSHAKE_STEP else tls.encrypted
