@@ -228,10 +228,25 @@ class SessionBuilder:
         assert self.session.tls is not None
         self.session.tls.alerts.append(alert)
 
-    def tls_record(self, side: Side, count: int = 1) -> None:
-        """More application-data records from this side (one, or `count`)."""
+    def tls_record(self, side: Side) -> None:
+        """One more application-data record from this side."""
         assert self.session.tls is not None
-        self.session.tls.records[side] += count
+        self.session.tls.records[side] += 1
+
+    def encrypted_records(self, step: Step, side: Side, count: int, size: int, frame: int) -> None:
+        """`count` application-data records in `size` bytes from `side`, one frame more of the
+        encrypted phase's step: what tls_bytes, tls_record, add_frames and direction record, in
+        one call (this runs for most packets of a long session)."""
+        summary = self.session.tls
+        assert summary is not None
+        summary.bytes[side] += size
+        summary.records[side] += count
+        frames = step.frames
+        if frame not in frames:
+            frames.append(frame)
+            self.session.frame_steps.setdefault(frame, step.name)
+        if step.direction != side:
+            step.direction = "both"
 
     def tls_bytes(self, side: Side, size: int) -> None:
         assert self.session.tls is not None

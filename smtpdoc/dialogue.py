@@ -127,6 +127,8 @@ class Dialogue:
         self.st.mode = State.COMMAND
 
     def _check_line(self, data: bytes, frames: tuple[int, ...], limit: int, kind: str) -> None:
+        if len(data) <= limit and data.find(b"\r") == len(data) - 2 and data.endswith(b"\r\n"):
+            return  # short enough, one CR, right before the LF: the common case
         if len(data) > limit:
             detail = self.b.detail("line_too_long", kind=kind, size=len(data), limit=limit)
             self.b.finding("line_too_long", frames, detail)

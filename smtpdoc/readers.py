@@ -34,23 +34,29 @@ class ServerReader:
         if self._complete:
             self._complete = False
             lines, self._lines = self._lines, []
+            if len(lines) == 1:
+                one = lines[0]
+                return Reply(code=one.code, lines=(one.text,), frames=one.frames, time=one.time)
             frames: list[int] = []
             for line in lines:
                 _merge(frames, line.frames)
             return Reply(
                 code=lines[-1].code, lines=tuple(line.text for line in lines), frames=tuple(frames), time=lines[0].time
             )
-        end = self.stream.buffer.find(b"\n")
-        cut = self.stream.next_cut()
-        if cut is not None and (end < 0 or end >= cut):
-            return self._cut(cut)
+        stream = self.stream
+        end = stream.buffer.find(b"\n")
+        if stream.gaps:  # only then can a snap length cut lie ahead
+            cut = stream.next_cut()
+            if cut is not None and (end < 0 or end >= cut):
+                return self._cut(cut)
         if end < 0:
             return None
-        chunk = self.stream.take(end + 1)
-        parsed = smtp_text.parse_reply_line(chunk.data.rstrip(b"\r\n"))
+        chunk = stream.take(end + 1)
+        data = chunk.data
+        parsed = smtp_text.parse_reply_line(data.rstrip(b"\r\n"))
         if parsed is None:
-            return NotReplyLine(chunk.data, tuple(chunk.frames), chunk.time)
-        line = ReplyLine(parsed.code, parsed.last, parsed.text, chunk.data, tuple(chunk.frames), chunk.time)
+            return NotReplyLine(data, tuple(chunk.frames), chunk.time)
+        line = ReplyLine(parsed.code, parsed.last, parsed.text, data, tuple(chunk.frames), chunk.time)
         self._lines.append(line)
         self._complete = parsed.last
         return line
@@ -87,7 +93,7 @@ class ClientReader:
     def torn_line(self) -> Gap | None:
         """Bytes went missing inside the next line: drop it up to its end (it is no command)."""
         s = self.stream
-        gap = s.next_gap()
+        gap = s.next_gap() if s.gaps else None
         if gap is not None and gap.size > 0 and 0 < gap.offset - s.consumed <= len(s):
             end = s.find(b"\n", gap.offset - s.consumed)
             if end >= 0:
@@ -97,16 +103,17 @@ class ClientReader:
         return None
 
     def next_line(self) -> CommandLine | None:
-        end = self.stream.buffer.find(b"\n")
-        cut = self.stream.next_cut()
+        stream = self.stream
+        end = stream.buffer.find(b"\n")
+        cut = stream.next_cut() if stream.gaps else None  # no gap: no snap length cut either
         if cut is not None and (end < 0 or end >= cut):
-            self.stream.cut_read()
+            stream.cut_read()
             if cut:
-                chunk = self.stream.take(cut)
+                chunk = stream.take(cut)
                 return CommandLine(chunk.data, tuple(chunk.frames), chunk.time, cut=True)
         if end < 0:
             return None
-        chunk = self.stream.take(end + 1)
+        chunk = stream.take(end + 1)
         return CommandLine(chunk.data, tuple(chunk.frames), chunk.time)
 
     def more_in_frame(self, frames: tuple[int, ...]) -> bool:

@@ -160,13 +160,22 @@ class ByteStream:
 
     def take(self, n: int) -> Chunk:
         """Consume the first n buffered bytes."""
-        n = min(n, len(self.buffer))
-        data = bytes(self.buffer[:n])
-        del self.buffer[:n]
+        buffer = self.buffer
+        n = min(n, len(buffer))
+        data = bytes(buffer[:n])
+        del buffer[:n]
         start, end = self.consumed, self.consumed + n
+        self.consumed = end
+        spans = self._spans
+        if spans and start < spans[0].end:
+            first = spans[0]
+            if end <= first.end:  # the common case: one frame holds all the bytes taken
+                if end == first.end:
+                    spans.popleft()
+                return Chunk(data=data, frames=[first.frame], time=first.time)
         frames: list[int] = []
         time = 0.0
-        for span in self._spans:
+        for span in spans:
             if span.end <= start:
                 continue
             if not frames:
@@ -175,9 +184,8 @@ class ByteStream:
                 frames.append(span.frame)
             if span.end >= end:
                 break
-        self.consumed = end
-        while self._spans and self._spans[0].end <= end:
-            self._spans.popleft()
+        while spans and spans[0].end <= end:
+            spans.popleft()
         return Chunk(data=data, frames=frames, time=time)
 
     def discard(self) -> int:

@@ -293,8 +293,8 @@ class SessionMachine:
         size = len(packet.payload)
         if not stream.pass_through(packet.seq, size):
             return False
-        self.b.tls_bytes(side, size)
-        tls_records.add_encrypted(self.b, tls, side, len(packet.tls), packet.number)
+        assert tls.encrypted is not None
+        self.b.encrypted_records(tls.encrypted, side, len(packet.tls), size, packet.number)
         return True
 
     def _tls_packet(self, packet: Packet, side: Side, already_added: bool = False) -> None:

@@ -7,7 +7,6 @@ import binascii
 import re
 from dataclasses import dataclass
 
-_REPLY = re.compile(rb"^([0-9]{3})([ -]?)(.*)$", re.DOTALL)
 _ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?:\s|$)")
 _BRACKETED = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
 _VERB = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{1,15}$")
@@ -53,11 +52,13 @@ class ReplyLine:
 
 
 def parse_reply_line(line: bytes) -> ReplyLine | None:
-    match = _REPLY.match(line)
-    if not match:
+    """Three digits, then '-' (more lines follow), ' ' or nothing, then the text."""
+    code = line[:3]
+    if len(code) < 3 or not code.isdigit():  # bytes.isdigit: ASCII digits only
         return None
-    sep = match[2]
-    return ReplyLine(code=int(match[1]), last=sep != b"-", text=text(match[3]).strip())
+    sep = line[3:4]
+    rest = line[4:] if sep == b" " or sep == b"-" else line[3:]
+    return ReplyLine(code=int(code), last=sep != b"-", text=text(rest).strip())
 
 
 def enhanced_code(reply_text: str) -> str | None:

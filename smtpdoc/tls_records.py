@@ -77,22 +77,13 @@ def record(
 
 def encrypted_only(tls: TlsPhase, records: tuple[TlsRecord, ...]) -> bool:
     """Do these records only add to an encrypted phase under way (application data, no message
-    to read in them)? Then `add_encrypted` records what `record` would, at once."""
+    to read in them)? Then `SessionBuilder.encrypted_records` records what `record` would, at once."""
     if tls.encrypted is None or not tls.established or not records:
         return False
     for one in records:
         if one.content_type != APPLICATION_DATA or one.messages:
             return False
     return True
-
-
-def add_encrypted(b: SessionBuilder, tls: TlsPhase, side: Side, count: int, frame: int) -> None:
-    """`count` records that `encrypted_only` accepted, sent by `side` in `frame`."""
-    encrypted = tls.encrypted
-    assert encrypted is not None
-    b.tls_record(side, count)
-    b.add_frames(encrypted, (frame,))
-    b.direction(encrypted, side)
 
 
 def tls_step(b: SessionBuilder, tls: TlsPhase, name: StepName, frame: int, time: float, side: Side) -> None:

@@ -64,6 +64,8 @@ class Condition(enum.Enum):
     TUNNEL_REFUSED = "tunnel_refused"
     NOT_A_PROXY = "not_a_proxy"
 
+    __hash__ = object.__hash__
+
 
 class Action(enum.Enum):
     NOT_SMTP = "not_smtp"
@@ -104,6 +106,8 @@ class Action(enum.Enum):
     TUNNEL_OPEN = "tunnel_open"
     TUNNEL_REFUSED = "tunnel_refused"
     TUNNEL_NOT_PROXY = "tunnel_not_proxy"
+
+    __hash__ = object.__hash__
 
 
 ANY_VERB = "*"
