@@ -72,10 +72,20 @@ class Dialogue:
                     break  # the set-up goes on, or was refused: no SMTP (yet)
                 continue
             progress = self._read_replies()
-            reader = _CLIENT_READERS.get(self.st.mode)  # None once the replies switched to TLS
+            mode = st.mode
+            reader = _CLIENT_READERS.get(mode)  # None once the replies switched to TLS
             if reader is None:
                 break
             progress = reader(self) or progress
+            if (
+                mode is st.mode is State.COMMAND
+                and st.tunnel_checked
+                and not self.client.gaps
+                and self.client.buffer.find(b"\n") < 0
+            ):
+                # Every complete line was read and no reply waits (the replies were read first):
+                # another round would find nothing, until more bytes come.
+                break
 
     def implicit_tls(self, frame: int) -> None:
         """TLS from the first byte: no SMTP is read in the clear."""

@@ -15,9 +15,10 @@ from smtpdoc.builder import SessionBuilder
 from smtpdoc.model import Step
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Observed:
-    """What the machine saw that the session model does not hold."""
+    """What the machine saw that the session model does not hold (not frozen: a frozen
+    dataclass's __init__ sets each of its twelve fields through object.__setattr__)."""
 
     syn_seen: bool
     greeted: bool  # in the clear (before any TLS)

@@ -29,26 +29,39 @@ class ServerReader:
         self.stream = stream
         self._lines: list[ReplyLine] = []
         self._complete = False
+        self._ahead: list[ReplyLine] = []  # lines of a reply cut at once, last first
+        self._one_frame = False  # the reply being read was cut at once: its lines share their frames
 
     def next_event(self) -> ReplyLine | NotReplyLine | Reply | None:
         if self._complete:
             self._complete = False
             lines, self._lines = self._lines, []
-            if len(lines) == 1:
-                one = lines[0]
-                return Reply(code=one.code, lines=(one.text,), frames=one.frames, time=one.time)
+            if len(lines) == 1 or self._one_frame:
+                first, last = lines[0], lines[-1]
+                self._one_frame = False
+                texts = tuple(line.text for line in lines)
+                return Reply(code=last.code, lines=texts, frames=first.frames, time=first.time)
             frames: list[int] = []
             for line in lines:
                 _merge(frames, line.frames)
             return Reply(
                 code=lines[-1].code, lines=tuple(line.text for line in lines), frames=tuple(frames), time=lines[0].time
             )
+        if self._ahead:
+            line = self._ahead.pop()
+            self._lines.append(line)
+            self._complete = line.last
+            return line
         stream = self.stream
         end = stream.buffer.find(b"\n")
         if stream.gaps:  # only then can a snap length cut lie ahead
             cut = stream.next_cut()
             if cut is not None and (end < 0 or end >= cut):
                 return self._cut(cut)
+        elif not self._lines and 0 <= end < len(stream.buffer) - 1:
+            whole = self._whole_reply(end)
+            if whole is not None:
+                return whole
         if end < 0:
             return None
         chunk = stream.take(end + 1)
@@ -61,6 +74,37 @@ class ServerReader:
         self._complete = parsed.last
         return line
 
+
+    def _whole_reply(self, end: int) -> ReplyLine | None:
+        """A reply of several lines that came in one frame (an EHLO reply, mostly): taken from
+        the stream at once, its lines handed out one by one as if read one by one. None, with
+        nothing taken, when a line is no reply line or the reply goes on in another frame."""
+        stream = self.stream
+        buffer = stream.buffer
+        limit = stream.same_frame()
+        parsed: list[tuple[smtp_text.ReplyLine, bytes]] = []
+        start = 0
+        while True:
+            if end < 0 or end >= limit:
+                return None
+            data = bytes(buffer[start : end + 1])
+            line = smtp_text.parse_reply_line(data.rstrip(b"\r\n"))
+            if line is None:
+                return None
+            parsed.append((line, data))
+            if line.last:
+                break
+            start = end + 1
+            end = buffer.find(b"\n", start)
+        chunk = stream.take(end + 1)
+        frames, time = tuple(chunk.frames), chunk.time
+        ahead = [ReplyLine(p.code, p.last, p.text, data, frames, time) for p, data in reversed(parsed)]
+        first = ahead.pop()
+        self._ahead = ahead
+        self._one_frame = True
+        self._lines.append(first)
+        self._complete = first.last
+        return first
 
     def _cut(self, at: int) -> ReplyLine | NotReplyLine | Reply | None:
         """A snap length cut this line: what was captured ends the reply (its code is still proved)."""

@@ -196,6 +196,13 @@ class ByteStream:
         self._spans.clear()
         return n
 
+    def same_frame(self) -> int:
+        """How many unread bytes, from the read position on, came in the frame of the first."""
+        for span in self._spans:
+            if span.end > self.consumed:
+                return min(span.end - self.consumed, len(self.buffer))
+        return 0
+
     def peek_frame(self) -> int | None:
         """The frame holding the first unread byte."""
         for span in self._spans:

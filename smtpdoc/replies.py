@@ -67,7 +67,7 @@ def ehlo_reply(st: DialogueState, answer: Answer) -> None:
     for line in r.lines[1:]:
         keyword, params = smtp_text.parse_extension(line)
         if keyword:
-            extensions.append(Extension(keyword=keyword, params=params))
+            extensions.append(Extension(keyword, params))
     b.facts(
         target,
         server_name=server_name,

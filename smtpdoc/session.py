@@ -85,12 +85,14 @@ class SessionMachine:
         self.tls: TlsPhase | None = None
         self.fins: set[Side] = set()
         self.reset = False
+        self.closed = False  # a RST, or a FIN each way (kept by _closed: read for every packet)
         self.close_step: Step | None = None
         self.handshake_step: Step | None = None
         self.seen: dict[Side, int] = {CLIENT: 0, SERVER: 0}
         self.client_payloads = 0
         self.left_before_greeting: int | None = None  # the client's FIN/RST before any byte either way
         self.last_time = 0.0
+        self.last_number = 0
         self.cut_frames: list[int] = []  # frames a snap length cut
         self.cut_bytes = 0
         self.snaplen = 0
@@ -101,14 +103,16 @@ class SessionMachine:
             self._start(packet)
         side: Side = CLIENT if (packet.src, packet.sport) == self.client_addr else SERVER
         self.seen[side] += 1
-        self.b.last_frame(packet.number)
+        self.last_number = packet.number  # the session's last frame, written by finish
         self.last_time = packet.time
-        if packet.flags & (SYN | FIN | RST) or self.handshake.ack is None:
+        flags = packet.flags  # tested as bits here, not through Packet's properties: this runs for every packet
+        if flags & (SYN | FIN | RST) or self.handshake.ack is None:
             self._tcp_flags(packet, side)  # nothing to do there for most packets
-        if packet.payload and side is SERVER:
-            self.link.server_payloads += 1
-        elif packet.payload:
-            self.client_payloads += 1
+        if packet.payload:
+            if side is SERVER:
+                self.link.server_payloads += 1
+            else:
+                self.client_payloads += 1
         tls = self.tls
         if tls is not None and self._encrypted_packet(tls, packet, side):
             return  # the common case of a long session, recorded at once
@@ -117,12 +121,12 @@ class SessionMachine:
             self.outer.plaintext_after_starttls(packet.number)
         if self.tls is not None:
             self._tls_packet(packet, side)
-        elif packet.payload or packet.ack:
+        elif packet.payload or flags & ACK:
             peer = self.outer.server if side is CLIENT else self.outer.client
-            if packet.ack and peer.acked(packet.ack_number):
+            if flags & ACK and peer.acked(packet.ack_number):
                 self._pump_outer()
             stream = self.outer.client if side is CLIENT else self.outer.server
-            if packet.syn:
+            if flags & SYN:
                 stream.start_at(packet.seq + 1)
             if packet.cut:
                 self.cut_frames.append(packet.number)
@@ -213,6 +217,7 @@ class SessionMachine:
             self.fins.add(event.side)
         if event.reset:
             self.reset = True
+        self.closed = self.reset or len(self.fins) == 2
         how = "RST" if self.reset else "FIN"
         if self.close_step is None:
             facts = {"how": how, "by": event.side}
@@ -246,10 +251,6 @@ class SessionMachine:
         if tls.implicit and self.inner is None and port not in self.options.implicit_tls_ports:
             return Redissect(port, implicit_tls=True)
         return Redissect(port) if self.outer.st.greeted else None
-
-    @property
-    def closed(self) -> bool:
-        return self.reset or len(self.fins) == 2
 
     @property
     def reading_message(self) -> bool:
@@ -341,6 +342,7 @@ class SessionMachine:
                 pass
         self._pump_outer()
         s = self.session
+        self.b.last_frame(self.last_number)
         self.b.duration(self.last_time)
         for stream in (self.outer.client, self.outer.server):
             for gap in stream.gaps:

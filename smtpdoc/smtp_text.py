@@ -93,7 +93,7 @@ def parse_extension(line: str) -> tuple[str, str]:
 
 
 def is_masked_starttls(keyword: str) -> bool:
-    return bool(_MASKED_STARTTLS.match(keyword))
+    return keyword[:1] in ("X", "x") and bool(_MASKED_STARTTLS.match(keyword))
 
 
 def parse_path(argument: str, prefix: str) -> tuple[str, str]:
