@@ -90,15 +90,8 @@ class SessionBuilder:
         facts: dict[str, Any] | None = None,
         inside_tls: bool = False,
     ) -> Step:
-        step = Step(
-            name=name,
-            frames=list(frames),
-            time=time,
-            direction=side,
-            lines=lines or [],
-            facts=dict(facts or {}),
-            inside_tls=inside_tls,
-        )
+        # Positional: name, frames, time, direction, lines, facts, reply, inside_tls.
+        step = Step(name, list(frames), time, side, lines or [], dict(facts) if facts else {}, None, inside_tls)
         self.session.steps.append(step)
         self._assign(step.frames, name)
         return step

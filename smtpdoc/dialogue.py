@@ -193,13 +193,9 @@ class Dialogue:
 
     def _reply(self, event: Reply) -> None:
         st = self.st
-        reply = ModelReply(
-            code=event.code,
-            enhanced=smtp_text.enhanced_code(event.lines[0]),
-            lines=list(event.lines),
-            frames=list(event.frames),
-            time=self.b.rel(event.time),
-        )
+        # Positional: code, enhanced, lines, frames, time.
+        enhanced = smtp_text.enhanced_code(event.lines[0])
+        reply = ModelReply(event.code, enhanced, list(event.lines), list(event.frames), self.b.rel(event.time))
         if reply.code >= self.rules.error_from:
             self.b.finding("error_reply", reply.frames, f"{reply.code} {reply.lines[-1]}".strip())
         early = not st.greeted and reply.code in self.rules.greeting_codes

@@ -65,7 +65,9 @@ class ByteStream:
                 return self.skip_hole()
             return False
         grew = self._append(seq, payload, frame, time, cut)
-        return self._drain() or grew
+        if self._pending:
+            return self._drain() or grew
+        return grew
 
     def pass_through(self, seq: int, size: int) -> bool:
         """A segment read elsewhere (TLS records: tshark reads them), taken and discarded at once

@@ -63,11 +63,7 @@ def ehlo_reply(st: DialogueState, answer: Answer) -> None:
         if not st.inside_tls:
             b.names(server=server_name)
         return
-    extensions = []
-    for line in r.lines[1:]:
-        keyword, params = smtp_text.parse_extension(line)
-        if keyword:
-            extensions.append(Extension(keyword, params))
+    extensions = [Extension(keyword, params) for keyword, params in smtp_text.parse_extensions(r.lines[1:])]
     b.facts(
         target,
         server_name=server_name,

@@ -133,7 +133,8 @@ class SessionMachine:
                 self.cut_bytes += packet.cut
                 self.snaplen = packet.snaplen
             if stream.add(packet.seq, packet.payload, packet.number, packet.time, packet.cut):
-                if self._looks_like_tls(packet):
+                st = self.outer.st
+                if not (st.greeted or st.commands) and self._looks_like_tls(packet):
                     self._start_tls(implicit=True, frame=packet.number)
                     self._tls_packet(packet, side, already_added=True)
                 else:
@@ -231,10 +232,11 @@ class SessionMachine:
         hs = self.handshake
         if self.handshake_step is None:
             self.handshake_step = self.b.step("tcp_handshake", [packet.number], self.b.rel(packet.time), CLIENT)
+            # The endpoints are known from the first packet on: said once.
+            self.b.facts(self.handshake_step, client=str(self.session.client), server=str(self.session.server))
         else:
             self.b.add_frames(self.handshake_step, [packet.number])
         step = self.handshake_step
-        self.b.facts(step, client=str(self.session.client), server=str(self.session.server))
         if hs.syn is not None and hs.ack is not None:
             self.b.facts(step, rtt_ms=round((hs.ack.time - hs.syn.time) * 1000, 3))
         elif hs.syn is not None and hs.synack is not None:
@@ -304,9 +306,12 @@ class SessionMachine:
         if packet.payload:
             # The connection's byte stream goes on through TLS: it still drops retransmissions.
             stream = self.outer.client if side is CLIENT else self.outer.server
-            if not already_added:
-                stream.add(packet.seq, packet.payload, packet.number, packet.time)
-            self.b.tls_bytes(side, stream.discard())
+            if not already_added and stream.pass_through(packet.seq, len(packet.payload)):
+                self.b.tls_bytes(side, len(packet.payload))
+            else:
+                if not already_added:
+                    stream.add(packet.seq, packet.payload, packet.number, packet.time)
+                self.b.tls_bytes(side, stream.discard())
         for record in packet.tls:
             tls_records.record(self.b, self.rules, tls, side, record, packet.number, packet.time)
         if packet.payload and not packet.tls and packet.number not in self.session.frame_steps:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?:\s|$)")
@@ -86,10 +87,15 @@ def parse_ehlo_first_line(line: str) -> EhloFirstLine:
     return EhloFirstLine(server_name=name, greeting_text=rest, client_address=address)
 
 
-def parse_extension(line: str) -> tuple[str, str]:
-    """'SIZE 35882577' → ('SIZE', '35882577'); 'AUTH=LOGIN PLAIN' → ('AUTH=LOGIN', 'PLAIN')."""
-    keyword, _, params = line.strip().partition(" ")
-    return keyword, params.strip()
+def parse_extensions(lines: Iterable[str]) -> list[tuple[str, str]]:
+    """The lines of an EHLO reply after the first → (keyword, parameters), blank lines left out:
+    'SIZE 35882577' → ('SIZE', '35882577'); 'AUTH=LOGIN PLAIN' → ('AUTH=LOGIN', 'PLAIN')."""
+    found = []
+    for line in lines:
+        keyword, _, params = line.strip().partition(" ")
+        if keyword:
+            found.append((keyword, params.strip()))
+    return found
 
 
 def is_masked_starttls(keyword: str) -> bool:

@@ -71,7 +71,8 @@ def record(
     if ctype == APPLICATION_DATA:
         b.tls_record(side)
     phase = tls.phase(side, ctype)
-    b.tls_established(tls.established)
+    if summary.established is not tls.established:
+        b.tls_established(tls.established)
     tls_step(b, tls, phase, frame, time, side)
 
 
