@@ -67,7 +67,8 @@ class SessionBuilder:
 
     def rel(self, time: float) -> float:
         """Seconds since the session started."""
-        return round(max(0.0, time - self.session.start), 6)
+        since = time - self.session.start
+        return round(since if since > 0.0 else 0.0, 6)  # max(0.0, since) without the call
 
     def names(self, server: str | None = None, client: str | None = None) -> None:
         """The first name each side gave itself is the session's."""
@@ -93,7 +94,9 @@ class SessionBuilder:
         # Positional: name, frames, time, direction, lines, facts, reply, inside_tls.
         step = Step(name, list(frames), time, side, lines or [], dict(facts) if facts else {}, None, inside_tls)
         self.session.steps.append(step)
-        self._assign(step.frames, name)
+        frame_steps = self.session.frame_steps
+        for frame in step.frames:
+            frame_steps.setdefault(frame, name)
         return step
 
     def add_frames(self, step: Step, frames: Iterable[int]) -> None:
@@ -104,11 +107,6 @@ class SessionBuilder:
             if frame not in target:
                 target.append(frame)
                 frame_steps.setdefault(frame, name)
-
-    def _assign(self, frames: Iterable[int], name: str) -> None:
-        frame_steps = self.session.frame_steps
-        for frame in frames:
-            frame_steps.setdefault(frame, name)
 
     def facts(self, step: Step, **facts: Any) -> None:
         step.facts.update(facts)

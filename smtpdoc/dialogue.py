@@ -175,6 +175,7 @@ class Dialogue:
     def _read_replies(self) -> bool:
         progress = False
         st, tls, next_event = self.st, State.TLS, self.server_reader.next_event
+        limit = self.rules.max_reply_line
         while st.mode is not tls:
             event = next_event()
             if event is None:
@@ -183,10 +184,11 @@ class Dialogue:
                 self._reply(event)
                 continue
             progress = True
-            if not event.data.endswith(b"\n"):
+            data = event.data
+            if not data.endswith(b"\n"):
                 pass  # a line a snap length cut: how it ended is not in the capture
-            else:
-                self._check_line(event.data, event.frames, self.rules.max_reply_line, "reply")
+            elif len(data) > limit or data.find(b"\r") != len(data) - 2:  # _check_line's quick test, without the call
+                self._check_line(data, event.frames, limit, "reply")
             if isinstance(event, NotReplyLine):
                 self._event(Event.NOT_REPLY, event)
         return progress

@@ -39,8 +39,8 @@ class ServerReader:
             if len(lines) == 1 or self._one_frame:
                 first, last = lines[0], lines[-1]
                 self._one_frame = False
-                texts = tuple(line.text for line in lines)
-                return Reply(code=last.code, lines=texts, frames=first.frames, time=first.time)
+                texts = (first.text,) if len(lines) == 1 else tuple(line.text for line in lines)
+                return Reply(last.code, texts, first.frames, first.time)
             frames: list[int] = []
             for line in lines:
                 _merge(frames, line.frames)
