@@ -33,21 +33,21 @@ class Demux:
         # on a port tshark does not know.
         self.held: dict[int, Redissect] = {}
 
-    def feed(self, packet: Packet) -> list[Session]:
-        """The sessions this packet lets go (most packets: none). A list, not a generator: this
+    def feed(self, packet: Packet) -> tuple[Session, ...]:
+        """The sessions this packet lets go (most packets: none). A tuple, not a generator: this
         runs for every packet, and most of them release nothing."""
         machine = self.machines.get(packet.stream)
         if machine is None:
             if packet.stream in self.closed_streams:
-                return []  # a late retransmission after the close
+                return ()  # a late retransmission after the close
             machine = SessionMachine(packet.stream, self.options)
             self.machines[packet.stream] = machine
             self.order.append(packet.stream)
         machine.feed(packet)
         if machine.closed and self._both_sides_done(machine):
             self._finish(packet.stream)
-            return list(self._release())
-        return []
+            return tuple(self._release())
+        return ()
 
     @staticmethod
     def _both_sides_done(machine: SessionMachine) -> bool:

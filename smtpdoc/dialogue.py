@@ -232,7 +232,7 @@ class Dialogue:
     def _read_commands(self) -> bool:
         st = self.st
         progress = False
-        torn = st.client_reader.torn_line()
+        torn = st.client_reader.torn_line() if self.client.gaps else None  # no gap, no torn line
         if torn is not None:
             self._event(Event.GAP, torn)
             progress = True

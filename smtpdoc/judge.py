@@ -58,7 +58,7 @@ def judge(b: SessionBuilder, seen: Observed) -> None:
     # did not turn to TLS, lists what the server offers then).
     offered = ehlo_reply.facts.get("extensions") if ehlo_reply is not None else None
     keywords = [k.upper() for k in offered] if offered is not None else [e.keyword.upper() for e in s.extensions]
-    masked = [k for k in keywords if smtp_text.is_masked_starttls(k)]
+    masked = [k for k in keywords if k[:1] == "X" and smtp_text.is_masked_starttls(k)]  # upper case already
     mail_steps = [
         st for st in s.steps if st.name in ("mail_from", "auth") and not st.inside_tls and not _after_tls(seen, st)
     ]
