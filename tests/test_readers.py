@@ -43,10 +43,50 @@ def _server_events(*segments: tuple[bytes, int]) -> list[object]:
                 Reply(250, ("mx", "PIPELINING", "SIZE 10"), (6, 7), 6.0),
             ],
         ),
+        (
+            # A whole reply in one frame, another reply behind it: cut at once, read as line by line.
+            [(b"250-mx\r\n250-PIPELINING\r\n250 SIZE 10\r\n354 go\r\n", 8)],
+            [
+                ReplyLine(250, False, "mx", b"250-mx\r\n", (8,), 8.0),
+                ReplyLine(250, False, "PIPELINING", b"250-PIPELINING\r\n", (8,), 8.0),
+                ReplyLine(250, True, "SIZE 10", b"250 SIZE 10\r\n", (8,), 8.0),
+                Reply(250, ("mx", "PIPELINING", "SIZE 10"), (8,), 8.0),
+                ReplyLine(354, True, "go", b"354 go\r\n", (8,), 8.0),
+                Reply(354, ("go",), (8,), 8.0),
+            ],
+        ),
+        (
+            # A line that is no reply line inside one frame: read one by one, it is said where it is.
+            [(b"250-mx\r\nHTTP/1.0 200 OK\r\n250 ok\r\n", 8)],
+            [
+                ReplyLine(250, False, "mx", b"250-mx\r\n", (8,), 8.0),
+                NotReplyLine(b"HTTP/1.0 200 OK\r\n", (8,), 8.0),
+                ReplyLine(250, True, "ok", b"250 ok\r\n", (8,), 8.0),
+                Reply(250, ("mx", "ok"), (8,), 8.0),
+            ],
+        ),
+        (
+            # The reply's last line comes in the next frame: not cut at once.
+            [(b"250-mx\r\n250-8BITMIME\r\n", 8), (b"250 SIZE 10\r\n", 9)],
+            [
+                ReplyLine(250, False, "mx", b"250-mx\r\n", (8,), 8.0),
+                ReplyLine(250, False, "8BITMIME", b"250-8BITMIME\r\n", (8,), 8.0),
+                ReplyLine(250, True, "SIZE 10", b"250 SIZE 10\r\n", (9,), 9.0),
+                Reply(250, ("mx", "8BITMIME", "SIZE 10"), (8, 9), 8.0),
+            ],
+        ),
         ([(b"HTTP/1.0 200 OK\r\n", 3)], [NotReplyLine(b"HTTP/1.0 200 OK\r\n", (3,), 3.0)]),
         ([(b"220 no line end yet", 3)], []),
     ],
-    ids=["one-line", "multi-line-split", "not-a-reply", "incomplete"],
+    ids=[
+        "one-line",
+        "multi-line-split",
+        "whole-reply-in-one-frame",
+        "not-a-reply-inside-one-frame",
+        "last-line-in-the-next-frame",
+        "not-a-reply",
+        "incomplete",
+    ],
 )
 def test_server_reader_cuts_reply_lines_then_the_reply(
     segments: list[tuple[bytes, int]], expected: list[object]
@@ -134,3 +174,13 @@ def test_client_reader_ends_message_text_where_a_snap_length_cut_it() -> None:
     assert first == MessageChunk(b"From: a\r\nTo: ", (15,), 15.0, lost=28)  # not joined to "Subject: x"
     assert reader.next_message(at_start=False) == MessageChunk(b"Subject: x\r\n\r\nbody\r\n", (17,), 17.0)
     assert reader.message_end() == MessageEnd((17,), 17.0)
+
+
+def test_pass_through_takes_a_segment_that_comes_next_and_nothing_else() -> None:
+    stream = _stream((b"220 mx\r\n", 4))
+    assert not stream.pass_through(9, 5)  # bytes still unread: add and discard decide
+    stream.discard()
+    assert not stream.pass_through(20, 5)  # a hole before it
+    assert not stream.pass_through(5, 4)  # bytes seen before
+    assert stream.pass_through(9, 5)
+    assert (stream.next_seq, stream.consumed, stream.total, len(stream)) == (14, 13, 13, 0)
