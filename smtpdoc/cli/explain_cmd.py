@@ -29,6 +29,7 @@ from smtpdoc.cli.base import (
     choose_format,
     colour_wanted,
     main,
+    report_stream,
 )
 
 EXAMPLES = """
@@ -139,8 +140,8 @@ def explain(
         tshark = _tshark(tshark_path)
         bar = _progress(capture, tshark.path, quiet, to_stdout=target is None)
         settings.progress = bar
-        with bar if bar is not None else contextlib.nullcontext():
-            done = explain_one(capture, tshark, settings, job, sys.stdout)
+        with bar if bar is not None else contextlib.nullcontext(), report_stream() as out:
+            done = explain_one(capture, tshark, settings, job, out)
         for warning in done.warnings:
             click.echo(f"smtpdoc: {warning}", err=True)
         return done.code
