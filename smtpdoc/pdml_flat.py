@@ -85,9 +85,13 @@ def read_packets(stdout: IO[bytes]) -> Iterator[Packet]:
         chunk = read(_CHUNK)
         try:
             if chunk:
-                whole, pending = _whole_packets(pending + chunk)
-                if whole:
-                    parser.feed(without_geninfo(whole))
+                data = pending + chunk
+                end = data.rfind(_PACKET_END) + len(_PACKET_END)  # after the last whole packet
+                if end < len(_PACKET_END):
+                    pending = data  # not one whole packet yet
+                else:
+                    parser.feed(without_geninfo(data, end))
+                    pending = data[end:]
             else:
                 if pending:
                     parser.feed(pending)  # a document cut short: lxml says where
@@ -103,17 +107,8 @@ def read_packets(stdout: IO[bytes]) -> Iterator[Packet]:
     raise NeedsTree(target.stop)
 
 
-def _whole_packets(data: bytes) -> tuple[bytes, bytes]:
-    """`data` cut after its last </packet>: the whole packets (and what came before them), the rest."""
-    end = data.rfind(_PACKET_END)
-    if end < 0:
-        return b"", data
-    end += len(_PACKET_END)
-    return data[:end], data[end:]
-
-
-def without_geninfo(data: bytes) -> bytes:
-    """Whole packets of flat PDML without their `geninfo` protos.
+def without_geninfo(data: bytes, stop: int | None = None) -> bytes:
+    """Whole packets of flat PDML (`data` up to `stop`) without their `geninfo` protos.
 
     tshark prints geninfo in every packet, even with `-e` (four fields of six attributes
     each: a third of the XML, and two fifths of the strings lxml would make). Its facts
@@ -121,20 +116,19 @@ def without_geninfo(data: bytes) -> bytes:
     frame.cap_len), so the block is dropped before lxml reads the bytes. It is cut at its
     two markers, which cannot occur inside a value: PDML escapes "<" in attributes.
     """
+    stop = len(data) if stop is None else stop
     find = data.find
-    start = find(_GENINFO)
-    if start < 0:
-        return data
+    start = find(_GENINFO, 0, stop)
     parts = []
     at = 0
     while start >= 0:
-        end = find(_GENINFO_END, start)
+        end = find(_GENINFO_END, start, stop)
         if end < 0:
             break
         parts.append(data[at:start])
         at = end + len(_GENINFO_END)
-        start = find(_GENINFO, at)
-    parts.append(data[at:])
+        start = find(_GENINFO, at, stop)
+    parts.append(data[at:stop])
     return b"".join(parts)
 
 
