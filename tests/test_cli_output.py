@@ -60,3 +60,16 @@ def test_the_report_is_the_same_with_and_without_pythonunbuffered(fmt: str) -> N
     plain = report(unbuffered=False)
     assert b"STARTTLS" in plain
     assert report(unbuffered=True) == plain
+
+
+def test_a_terminal_still_gets_each_line_as_it_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    master, slave = os.openpty()
+    unbuffered = io.TextIOWrapper(io.FileIO(slave, "w"), encoding="utf-8", write_through=True)
+    monkeypatch.setattr(sys, "stdout", unbuffered)
+    try:
+        with report_stream() as out:
+            out.write("Step 1. TCP three-way handshake\n")
+            assert os.read(master, 1024).startswith(b"Step 1. TCP three-way handshake")
+    finally:
+        unbuffered.close()
+        os.close(master)

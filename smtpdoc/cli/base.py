@@ -116,7 +116,9 @@ def report_stream() -> Iterator[TextIO]:
         return
     out.flush()
     # closefd=False: closing this file flushes it and leaves the descriptor to sys.stdout.
+    # A terminal still gets each line as it is written, as Python's own stdout would give it.
     with open(out.fileno(), "w", encoding=out.encoding, errors=out.errors, buffering=1 << 16, closefd=False) as text:
+        text.reconfigure(line_buffering=out.isatty())
         yield text
 
 
