@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,8 @@ def test_a_terminal_still_gets_each_line_as_it_is_written(monkeypatch: pytest.Mo
     try:
         with report_stream() as out:
             out.write("Step 1. TCP three-way handshake\n")
+            readable, _, _ = select.select([master], [], [], 5)
+            assert readable, "the line is still in the buffer"
             assert os.read(master, 1024).startswith(b"Step 1. TCP three-way handshake")
     finally:
         unbuffered.close()
