@@ -74,7 +74,6 @@ class ServerReader:
         self._complete = parsed.last
         return line
 
-
     def _whole_reply(self, end: int) -> ReplyLine | None:
         """A reply of several lines that came in one frame (an EHLO reply, mostly): taken from
         the stream at once, its lines handed out one by one as if read one by one. None, with
