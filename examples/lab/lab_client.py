@@ -197,6 +197,16 @@ class Raw:
         self.send(line.encode() + b"\r\n")
         return self.reply()
 
+    def until_closed(self) -> bytes:
+        """Whatever is still to read, up to the server's close (or a failed connection)."""
+        data, self.buf = self.buf, b""
+        try:
+            while chunk := self.sock.recv(65536):
+                data += chunk
+        except OSError:
+            pass
+        return data
+
     def starttls(self, keylog: str | None, max_tls12: bool = False) -> None:
         assert not self.buf, f"unread data before TLS: {self.buf!r}"
         self.sock = tls_context(keylog, max_tls12).wrap_socket(self.sock)
@@ -634,12 +644,7 @@ def sc_binary_garbage(host: str, port: int, keylog: str | None) -> None:
     closes, then close too.  Used against a server that is not SMTP (http.server on port 25)."""
     c = Raw(host, port)
     c.send(GARBAGE)
-    answer = b""
-    try:
-        while chunk := c.sock.recv(65536):
-            answer += chunk
-    except OSError:
-        pass
+    answer = c.until_closed()
     print("S:", answer[:200], file=sys.stderr)
     c.close()
 

@@ -31,30 +31,25 @@ PROXY_PASSWORD = "pr0xy-Secret"
 KEYLOG: str | None = None
 
 
-class Wire:
-    """The proxy's side of the client connection: exact reads, and what was read past them."""
+class Wire(Conn):
+    """The proxy's side of the client connection (a server-side Conn): exact reads, and what was
+    read past them."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.settimeout(20)
-        self.buf = b""
+    def _more(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"client closed: {self.buf!r}")
+        self.buf += chunk
 
     def read(self, n: int) -> bytes:
         while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError(f"client closed: {self.buf!r}")
-            self.buf += chunk
+            self._more()
         data, self.buf = self.buf[:n], self.buf[n:]
         return data
 
     def until(self, end: bytes) -> bytes:
         while end not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError(f"client closed: {self.buf!r}")
-            self.buf += chunk
+            self._more()
         data, _, self.buf = self.buf.partition(end)
         return data + end
 
@@ -192,12 +187,7 @@ CONNECT = b"CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: 127.0.0.1:25\r\n"
 
 
 def _wait_closed(c: Raw) -> bytes:
-    data = b""
-    try:
-        while chunk := c.sock.recv(65536):
-            data += chunk
-    except OSError:
-        pass
+    data = c.until_closed()
     c.sock.close()
     return data
 
