@@ -86,10 +86,11 @@ def read_packets(stdout: IO[bytes]) -> Iterator[Packet]:
         try:
             if chunk:
                 data = pending + chunk
-                end = data.rfind(_PACKET_END) + len(_PACKET_END)  # after the last whole packet
-                if end < len(_PACKET_END):
+                last = data.rfind(_PACKET_END)
+                if last < 0:
                     pending = data  # not one whole packet yet
                 else:
+                    end = last + len(_PACKET_END)
                     parser.feed(without_geninfo(data, end))
                     pending = data[end:]
             else:
@@ -107,7 +108,7 @@ def read_packets(stdout: IO[bytes]) -> Iterator[Packet]:
     raise NeedsTree(target.stop)
 
 
-def without_geninfo(data: bytes, stop: int | None = None) -> bytes:
+def without_geninfo(data: bytes, stop: int) -> bytes:
     """Whole packets of flat PDML (`data` up to `stop`) without their `geninfo` protos.
 
     tshark prints geninfo in every packet, even with `-e` (four fields of six attributes
@@ -116,7 +117,6 @@ def without_geninfo(data: bytes, stop: int | None = None) -> bytes:
     frame.cap_len), so the block is dropped before lxml reads the bytes. It is cut at its
     two markers, which cannot occur inside a value: PDML escapes "<" in attributes.
     """
-    stop = len(data) if stop is None else stop
     find = data.find
     start = find(_GENINFO, 0, stop)
     parts = []
