@@ -93,6 +93,8 @@ def start(
     whole: Spawned | None = tshark_mod.spawn(tshark, flat)
     if smtp_ports is None or _size(capture) < narrow.MIN_BYTES:
         return First(whole=whole)
+    if whole is not None and whole.ahead:
+        return First(whole=whole)  # the head start read the file's head already: mostly SMTP
     ports = smtp_ports | frozenset(decode_as)
     # The file's first frames say whether narrowing can pay (read while tshark loads, ~20 ms):
     # mostly SMTP, the whole pass alone; little SMTP, the narrowing pass alone. Only when

@@ -182,6 +182,9 @@ class Spawned:
 
     proc: subprocess.Popen[bytes]
     err: IO[bytes]
+    # Started by the head start (smtpdoc.cli.head_start), which starts the whole pass of a
+    # capture that may be narrowed only once the file's head showed it mostly SMTP.
+    ahead: bool = False
 
     def stop(self) -> None:
         """Stop it unread (a pass started in case it was needed, and it was not)."""
@@ -199,7 +202,9 @@ _ahead: dict[tuple[str, ...], Spawned] = {}
 
 def start_ahead(tshark: Tshark, args: Sequence[str]) -> None:
     """Start `tshark args` now; the first `spawn` with the same binary and arguments takes it."""
-    _ahead[(tshark.path, *args)] = spawn(tshark, args)
+    started = spawn(tshark, args)
+    started.ahead = True
+    _ahead[(tshark.path, *args)] = started
 
 
 def stop_ahead() -> None:

@@ -185,3 +185,30 @@ def test_a_large_capture_of_mostly_smtp_gets_the_whole_pass_ahead(
     # Mostly not SMTP: the narrowing pass decides how to read it, nothing starts ahead.
     head_start.begin(["explain", str(mixed), "--format", "json", "-q"])
     assert len(popen.started) == 1
+
+
+def test_explain_reads_a_large_captures_head_once(
+    popen: _Recorder,
+    large_captures: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from smtpdoc import capture_head
+
+    calls: list[str] = []
+    real = capture_head.smtp_share
+
+    def counted(path: str, ports: frozenset[int], frames: int) -> float | None:
+        calls.append(path)
+        return real(path, ports, frames)
+
+    monkeypatch.setattr(capture_head, "smtp_share", counted)
+    smtp, mixed = large_captures
+    assert _run(["explain", str(smtp), "--format", "json", "-q"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["sessions"]) == 700
+    assert calls == [str(smtp)]  # by the head start; passes.start takes its answer
+    assert len(popen.tshark_passes()) == 1
+    calls.clear()
+    assert _run(["explain", str(mixed), "--format", "json", "-q"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["sessions"]) == 40
+    assert calls == [str(mixed), str(mixed)]  # no head start: passes.start reads it and narrows

@@ -89,10 +89,11 @@ def begin(argv: Sequence[str]) -> None:
 
     if size >= narrow.MIN_BYTES and stream is None and keylog is None:
         # A capture that may be narrowed: its whole pass is started ahead only when the
-        # file's first frames are mostly SMTP, as smtpdoc.passes.start decides (issue 11:
-        # the 1,000-session capture's tshark started 0.14 s later than a small one's). Else
-        # the passes start their own way: a whole pass started for nothing slows the
-        # imports and the narrowing pass that follow.
+        # file's first frames are mostly SMTP, as smtpdoc.passes.start decides; it then takes
+        # this answer instead of reading the head again (issue 11: the 1,000-session
+        # capture's tshark started 0.14 s later than a small one's). Else the passes start
+        # their own way: a whole pass started for nothing slows the imports and the
+        # narrowing pass that follow.
         from smtpdoc import capture_head
 
         share = capture_head.smtp_share(capture, SMTP_PORTS | frozenset(ports), narrow.WINDOW)
