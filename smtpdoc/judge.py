@@ -32,6 +32,7 @@ class Observed:
     client_payloads: int = 0  # packets with bytes, by side
     server_payloads: int = 0
     left_before_greeting: int | None = None  # the frame of the client's FIN/RST before any byte either way
+    open_at_end: bool = False  # a connection under way, and no FIN or RST from either side in the capture
 
 
 def judge(b: SessionBuilder, seen: Observed) -> None:
@@ -51,6 +52,8 @@ def judge(b: SessionBuilder, seen: Observed) -> None:
     elif seen.server_packets and not seen.server_payloads and seen.client_payloads:
         first = next((st.frames[:1] for st in s.steps if st.direction == "client" and st.lines), [s.first_frame])
         b.finding("no_server_reply", first, b.detail("no_server_reply"))
+    if seen.open_at_end:
+        b.note("open_at_end", frame=s.last_frame)
     if seen.tls_started and not seen.tls_version_seen and s.tls is not None and not s.tls.client_hello:
         b.note("tls_handshake_unseen")
     ehlo_reply = next((st for st in s.steps if st.name == "ehlo_reply" and not st.inside_tls), None)

@@ -75,7 +75,7 @@ FindingName = Literal[
     "proxy_credentials",
 ]
 
-NoteName = Literal["mid_session", "no_tcp_handshake", "one_sided", "tls_handshake_unseen", "not_smtp"]
+NoteName = Literal["mid_session", "no_tcp_handshake", "one_sided", "tls_handshake_unseen", "not_smtp", "open_at_end"]
 
 DetailName = Literal[
     "line_too_long",

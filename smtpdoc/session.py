@@ -397,6 +397,7 @@ class SessionMachine:
 
     def _observed(self) -> judge.Observed:
         tls = self.tls
+        hs = self.handshake
         return judge.Observed(
             syn_seen=self.handshake.syn is not None,
             greeted=self.outer.st.greeted,
@@ -410,6 +411,8 @@ class SessionMachine:
             client_payloads=self.client_payloads,
             server_payloads=self.link.server_payloads,
             left_before_greeting=self.left_before_greeting,
+            # A SYN nobody answered is no connection (its own finding says so), not one left open.
+            open_at_end=not self.fins and not self.reset and not (hs.syn is not None and hs.synack is None),
         )
 
     def _not_smtp_at_all(self) -> None:

@@ -7,6 +7,8 @@ tests/data/README.md ("Messy sessions").
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -258,6 +260,28 @@ def test_a_capture_cut_short_is_said_in_every_format(fmt: str) -> None:
         ]
     else:
         assert "The capture file is cut short" in done.stdout
+
+
+OPEN_AT_END = (
+    "The capture ends before this connection closed (no FIN or RST either way): "
+    "what the two sides did after frame {} is not in it."
+)
+
+
+def test_a_connection_still_open_when_the_capture_ends_is_said_to_be_open(tmp_path: Path) -> None:
+    cut = tmp_path / "plain-until-quit.pcapng"  # the QUIT (19) is the last frame: no 221, no FIN
+    subprocess.run(["editcap", "-r", str(EXAMPLES / "plain.pcapng"), str(cut), "1-19"], check=True, capture_output=True)
+    (session,) = sessions_of(cut)
+    assert [step.name for step in session.steps][-2:] == ["message", "quit"]
+    assert session.notes == [OPEN_AT_END.format(19)]
+    (whole,) = sessions_of(EXAMPLES / "plain.pcapng")
+    assert whole.notes == []  # both FINs are in it
+    (reset,) = sessions_of(DATA / "random-bytes-465.pcapng")
+    assert OPEN_AT_END.format(reset.last_frame) not in reset.notes  # a RST ends a connection too
+    probes = sessions_of(DATA / "port-probe.pcapng")
+    assert probes and not [n for s in probes for n in s.notes if "capture ends before" in n]  # a lone SYN was never open
+    (cut_short,) = sessions_of(DATA / "broken" / "truncated-capture.pcapng")
+    assert OPEN_AT_END.format(16) in cut_short.notes
 
 
 # -- the session machine (issue 9, on the rule-table engine) --------------------------------
