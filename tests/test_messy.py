@@ -278,8 +278,8 @@ def test_a_connection_still_open_when_the_capture_ends_is_said_to_be_open(tmp_pa
     assert whole.notes == []  # both FINs are in it
     (reset,) = sessions_of(DATA / "random-bytes-465.pcapng")
     assert OPEN_AT_END.format(reset.last_frame) not in reset.notes  # a RST ends a connection too
-    probes = sessions_of(DATA / "port-probe.pcapng")
-    assert probes and not [n for s in probes for n in s.notes if "capture ends before" in n]  # a lone SYN was never open
+    probes = sessions_of(DATA / "port-probe.pcapng")  # a lone SYN was never open
+    assert probes and not [n for s in probes for n in s.notes if "capture ends before" in n]
     (cut_short,) = sessions_of(DATA / "broken" / "truncated-capture.pcapng")
     assert OPEN_AT_END.format(16) in cut_short.notes
 
