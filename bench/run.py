@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE))
 
 import make_capture  # noqa: E402  (bench/ is not a package)
 
-from smtpdoc import pdml, pdml_flat  # noqa: E402
+from smtpdoc import pdml_args  # noqa: E402
 
 OUT = HERE / "out"
 WRAPPER = HERE / "rusage_wrapper.py"
@@ -55,7 +55,7 @@ WALKTHROUGH = (
 )
 # What the floor pass prints: the fields smtpdoc's reader reads (frame number, time and
 # lengths among them: the reader asks for them as fields and drops PDML's geninfo).
-FLOOR_FIELDS = pdml_flat.FIELDS
+FLOOR_FIELDS = pdml_args.FIELDS
 
 
 @dataclass
@@ -100,7 +100,7 @@ def floor(tshark: str, capture: Path) -> list[str]:
     args = [tshark, "-n", "-r", str(capture), "-T", "fields"]
     for name in FLOOR_FIELDS:
         args += ["-e", name]
-    return [*args, *pdml.TSHARK_OPTIONS, "-Y", pdml.DISPLAY_FILTER]
+    return [*args, *pdml_args.TSHARK_OPTIONS, "-Y", pdml_args.DISPLAY_FILTER]
 
 
 def run_smtpdoc(capture: Path, *extra: str, output: Path | None = None, fmt: str = "json") -> SmtpdocRun:
@@ -200,7 +200,7 @@ def main() -> int:
     lab = args.source
 
     print("floor pass fields:", " ".join(FLOOR_FIELDS))
-    print("floor pass filter:", pdml.DISPLAY_FILTER)
+    print("floor pass filter:", pdml_args.DISPLAY_FILTER)
     first = checked(small, args.small)
     checked(mixed, 20)
     checked(keyed, 100, "--keylog", str(KEYLOG), decrypted=True)

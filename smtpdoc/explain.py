@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from smtpdoc import passes, pcapng, pdml
+from smtpdoc import passes, pcapng, pdml_args
 from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.demux import Demux, run_streams
 from smtpdoc.errors import CaptureUnreadable
@@ -47,7 +47,7 @@ def explain_capture(capture: str, tshark: Tshark, settings: Settings) -> tuple[R
     if os.path.isfile(capture) and os.path.getsize(capture) == 0:
         # tshark takes a 0-byte file for an empty ERF capture and says nothing.
         raise CaptureUnreadable(f"cannot read '{capture}': the file is empty (0 bytes), so it is not a capture")
-    display_filter = pdml.DISPLAY_FILTER
+    display_filter = pdml_args.DISPLAY_FILTER
     if settings.stream is not None:
         display_filter = f"tcp.stream == {settings.stream} && ({display_filter})"
     first = passes.start(
@@ -127,7 +127,7 @@ def _sessions(
         redo = demux.held.values()
         extra = tuple(sorted(set(settings.decode_as) | {r.port for r in redo if not r.implicit_tls}))
         tls_ports = tuple(sorted({r.port for r in redo if r.implicit_tls} - set(extra)))
-        focus = f"tcp.stream in {{{streams}}} && ({pdml.DISPLAY_FILTER})"
+        focus = f"tcp.stream in {{{streams}}} && ({pdml_args.DISPLAY_FILTER})"
         again = read(decode_as=extra, tls_ports=tls_ports, display_filter=focus)
         redone = run_streams(again, Options(reveal_secrets=settings.reveal_secrets, smtp_ports=ports | set(extra)))
         for session in demux.resolve(redone):

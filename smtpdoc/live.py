@@ -1,7 +1,7 @@
 """Live traffic: tshark captures an interface and each SMTP session is explained as it closes.
 
 Theory of operation. Without a key log, one tshark reads the interface and prints the
-same pruned PDML as for a file (`pdml.tshark_args`, with `-i` in place of `-r`); the
+same pruned PDML as for a file (`pdml_args.tree_args`, with `-i` in place of `-r`); the
 same PDML reader, demultiplexer and session machine as `explain` turn it into sessions,
 which are explained and handed to the renderer the moment they close. With `--keylog`,
 decryption needs tshark passes over a file (see `explain._Decrypted`), so the traffic is
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import IO, Any
 
-from smtpdoc import pdml
+from smtpdoc import pdml, pdml_args
 from smtpdoc import tshark as tshark_mod
 from smtpdoc.catalog import Catalog, load_catalog
 from smtpdoc.demux import Demux
@@ -109,7 +109,7 @@ def live_args(options: LiveOptions, settings: Settings, spool: str | None) -> li
         source += ["-c", str(options.count)]
     if spool is not None:
         return ["-n", *source, "-w", spool]
-    args = pdml.tshark_args("-", decode_as=[f"tcp.port=={port},smtp" for port in settings.decode_as])
+    args = pdml_args.tree_args("-", decode_as=[f"tcp.port=={port},smtp" for port in settings.decode_as])
     at = args.index("-r")
     return [*args[:at], *source, "-l", *args[at + 2 :]]
 

@@ -26,9 +26,10 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from smtpdoc.packets import Packet
+if TYPE_CHECKING:  # only named in annotations: the head start imports this module before any packet
+    from smtpdoc.packets import Packet
 
 # Captures smaller than this are read whole: a second tshark would cost more than it saves.
 MIN_BYTES = 4 << 20

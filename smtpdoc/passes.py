@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import IO
 
-from smtpdoc import capture_head, follow, narrow, pdml, pdml_flat
+from smtpdoc import capture_head, follow, narrow, pdml, pdml_args, pdml_flat
 from smtpdoc import tshark as tshark_mod
 from smtpdoc.packets import Packet
 from smtpdoc.tshark import Spawned, Tshark
@@ -87,9 +87,9 @@ def start(
     """
     rules = decode_as_rules(decode_as, tls_ports)
     if keylog is not None:
-        args = pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=display_filter)
+        args = pdml_args.tree_args(capture, decode_as=rules, keylog=keylog, display_filter=display_filter)
         return First(whole=tshark_mod.spawn(tshark, args))
-    flat = pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter)
+    flat = pdml_args.flat_args(capture, decode_as=rules, display_filter=display_filter)
     whole: Spawned | None = tshark_mod.spawn(tshark, flat)
     if smtp_ports is None or _size(capture) < narrow.MIN_BYTES:
         return First(whole=whole)
@@ -217,7 +217,7 @@ def _passes(
     tree_from = ""
     if keylog is None:
         source = small or capture
-        args = pdml_flat.tshark_args(source, decode_as=rules, display_filter=display_filter)
+        args = pdml_args.flat_args(source, decode_as=rules, display_filter=display_filter)
         try:
             for packet in _read(args, pdml_flat.read_packets, source, tshark, outcome, counting, progress, spawned):
                 yield renumber.packet(packet) if renumber else packet
@@ -227,7 +227,7 @@ def _passes(
             tree_from = f"frame.number >= {frame} && "
     decrypted = _Decrypted(capture, tshark, keylog, rules)
     focus = f"{tree_from}({tree_filter or display_filter})"
-    args = pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=focus)
+    args = pdml_args.tree_args(capture, decode_as=rules, keylog=keylog, display_filter=focus)
     started = spawned if keylog is not None else None  # `start` began the tree pass itself
     for packet in _read(args, pdml.read_packets, capture, tshark, outcome, counting, progress, started):
         yield decrypted.attach(packet) if packet.decrypted else packet

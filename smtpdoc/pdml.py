@@ -1,10 +1,11 @@
 """tshark's PDML tree → packet events: the reader for decrypted TLS (and shared helpers).
 
 With keys, tshark shows TLS records nested with their decrypted contents, and only the
-tree (`-T pdml -j PRUNED`) keeps which value belongs to which record; without keys the
-flat, field-selected form is read instead (`smtpdoc.pdml_flat`, several times faster).
-Only the readers and the modules that build tshark's arguments (this one, pdml_flat,
-narrow, follow) know tshark field names.
+tree (`-T pdml -j PRUNED_TREE`, asked for by `smtpdoc.pdml_args`) keeps which value belongs
+to which record; without keys the flat, field-selected form is read instead
+(`smtpdoc.pdml_flat`, several times faster).
+Only the readers and the modules that build tshark's arguments (pdml_args, narrow, follow)
+know tshark field names.
 
 The XML is parsed incrementally with `lxml.etree.iterparse`; each <packet> is
 turned into a `Packet` and then cleared (with its already-processed siblings),
@@ -14,7 +15,7 @@ so memory stays flat whatever the size of the capture.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import IO
 
 from lxml import etree
@@ -30,49 +31,12 @@ from smtpdoc.packets import (
     TlsRecord,
 )
 
-# Only these protocols reach the PDML (tshark -J): everything else is pruned.
-PROTOCOLS = ("ip", "ipv6", "tcp", "tls", "smtp")
-# `-j` prints a listed node's own fields but opens a subtree only when its name is listed
-# too, so every ancestor of a field read below is named here ("text" names tshark's
-# unnamed nodes, such as "Extension: supported_versions"). A third of -J's output goes.
-# bench/tshark_variants.py proves the packet events stay identical on every capture.
-PRUNED_TREE = (
-    *("tcp", "tls", "smtp"),
-    *("tcp.analysis", "tcp.analysis.flags", "_ws.expert"),
-    *("tls.record", "tls.handshake", "tls.handshake.ciphersuites", "tls.handshake.extensions_alpn_list"),
-    *("tls.handshake.certificates", "tls.handshake.certificate", "x509af.signedCertificate_element"),
-    *("x509af.subject", "x509af.issuer", "x509af.validity_element", "x509af.notBefore", "x509af.notAfter"),
-    *("tls.alert_message", "text"),
-)
 _IP_LINE = re.compile(r"Src: ([^,]+), Dst: (\S+)")
-# Per-stream timestamps are computed for nothing: the events carry the capture time.
-TSHARK_OPTIONS = ("-o", "tcp.calculate_timestamps:FALSE")
-# Frames the engine can learn from: payload or connection set-up/tear-down.
-# The third packet of the handshake is a bare ACK: seq 1, ack 1, no payload.
-DISPLAY_FILTER = (
-    "tcp.len > 0 || tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1 || (tcp.seq == 1 && tcp.ack == 1)"
-)
 
 _HELLO_CLIENT = 1
 _HELLO_SERVER = 2
 _CERTIFICATE = 11
 _EXT_PRE_SHARED_KEY = 41
-
-
-def tshark_args(
-    capture: str,
-    *,
-    decode_as: Sequence[str] = (),
-    keylog: str | None = None,
-    display_filter: str = DISPLAY_FILTER,
-) -> list[str]:
-    """The argument list for one PDML pass over `capture`."""
-    args = ["-n", "-r", capture, "-T", "pdml", "-j", " ".join(PRUNED_TREE), *TSHARK_OPTIONS, "-Y", display_filter]
-    for rule in decode_as:
-        args += ["-d", rule]
-    if keylog:
-        args += ["-o", f"tls.keylog_file:{keylog}"]
-    return args
 
 
 def to_int(text: str | None, default: int = 0, *, base: int = 0) -> int:
@@ -177,7 +141,7 @@ def _packet(elem: etree._Element) -> Packet | None:
             number, time = geninfo(proto)
             length, caplen = lengths(proto)
         elif name in ("ip", "ipv6"):
-            # Only the header line is asked for (see PRUNED_TREE), "... Src: a, Dst: b": the
+            # Only the header line is asked for (see pdml_args.PRUNED_TREE), "... Src: a, Dst: b": the
             # twenty-odd IP fields would be a third of the XML. The innermost header wins.
             match = _IP_LINE.search(proto.get("showname") or "")
             if match:

@@ -1,8 +1,9 @@
 """tshark's field-selected PDML (`-T pdml -e FIELD ...`) → packet events, for captures without keys.
 
 With `-e`, each <packet> holds the `geninfo` proto, then one flat <field name= value=/>
-per value of the selected fields, grouped by field name in the order asked: tshark only
-has to prepare these fields, and the XML is a fifth of the pruned tree's. geninfo's facts
+per value of the selected fields (`smtpdoc.pdml_args.FIELDS`), grouped by field name in the
+order asked: tshark only has to prepare these fields, and the XML is a fifth of the pruned
+tree's. geninfo's facts
 are asked for as fields too, and the block is dropped before lxml reads the packet. What the flat
 form loses is which TLS record a value came from; without decryption that is
 recoverable (TLS 1.3 protects only records after the cleartext ones of a flight, and
@@ -29,20 +30,7 @@ from smtpdoc.packets import (
     TlsMessage,
     TlsRecord,
 )
-from smtpdoc.pdml import TSHARK_OPTIONS, PdmlError, frame_cut, timestamp, to_int
-
-FIELDS = (
-    *("frame.number", "frame.time_epoch", "frame.len", "frame.cap_len"),
-    *("ip.src", "ip.dst", "ipv6.src", "ipv6.dst"),
-    *("tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.ack", "tcp.len", "tcp.payload"),
-    *("tcp.analysis.retransmission", "tcp.analysis.spurious_retransmission"),
-    "smtp",
-    *("tls", "tls.record.length", "tls.record.version", "tls.record.content_type", "tls.record.opaque_type"),
-    *("tls.handshake.type", "tls.handshake.version", "tls.handshake.extensions.supported_version"),
-    *("tls.handshake.ciphersuite", "tls.handshake.extensions_alpn_str", "tls.handshake.extensions_server_name"),
-    *("tls.handshake.session_id", "tls.handshake.extension.type", "tls.handshake.certificate"),
-    *("tls.alert_message", "tls.alert_message.level", "tls.alert_message.desc"),
-)
+from smtpdoc.pdml import PdmlError, frame_cut, timestamp, to_int
 
 _HELLO_CLIENT = 1
 _HELLO_SERVER = 2
@@ -57,16 +45,6 @@ class NeedsTree(Exception):
     def __init__(self, frame: int) -> None:
         super().__init__(f"frame {frame} is decrypted")
         self.frame = frame
-
-
-def tshark_args(capture: str, *, decode_as: Sequence[str] = (), display_filter: str) -> list[str]:
-    args = ["-n", "-r", capture, "-T", "pdml"]
-    for name in FIELDS:
-        args += ["-e", name]
-    args += [*TSHARK_OPTIONS, "-Y", display_filter]
-    for rule in decode_as:
-        args += ["-d", rule]
-    return args
 
 
 def read_packets(stdout: IO[bytes]) -> Iterator[Packet]:

@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 
-from smtpdoc import capture_head, narrow, passes, pdml
+from smtpdoc import capture_head, narrow, passes, pdml_args
 from smtpdoc.session import SMTP_PORTS
 from smtpdoc.tshark import Tshark
 
@@ -80,7 +80,12 @@ def test_a_damaged_head_is_left_to_tshark(tmp_path: Path) -> None:
 def _first(capture: Path, tshark: Tshark) -> passes.First:
     with mock.patch.object(narrow, "MIN_BYTES", 0):
         return passes.start(
-            str(capture), tshark, keylog=None, decode_as=(), display_filter=pdml.DISPLAY_FILTER, smtp_ports=SMTP_PORTS
+            str(capture),
+            tshark,
+            keylog=None,
+            decode_as=(),
+            display_filter=pdml_args.DISPLAY_FILTER,
+            smtp_ports=SMTP_PORTS,
         )
 
 

@@ -113,17 +113,15 @@ def begin(argv: Sequence[str]) -> None:
 def first_pass_args(capture: str, *, stream: int | None, decode_as: Sequence[int], keylog: str | None) -> list[str]:
     """tshark's arguments for explain's first pass (as `smtpdoc.explain.explain_capture` and
     `smtpdoc.passes.start` build them; tests/test_cli_head_start.py checks they still agree)."""
-    from smtpdoc import pdml
+    from smtpdoc import pdml_args
 
-    display_filter = pdml.DISPLAY_FILTER
+    display_filter = pdml_args.DISPLAY_FILTER
     if stream is not None:
         display_filter = f"tcp.stream == {stream} && ({display_filter})"
     rules = [f"tcp.port=={port},smtp" for port in decode_as]
     if keylog is not None:
-        return pdml.tshark_args(capture, decode_as=rules, keylog=keylog, display_filter=display_filter)
-    from smtpdoc import pdml_flat
-
-    return pdml_flat.tshark_args(capture, decode_as=rules, display_filter=display_filter)
+        return pdml_args.tree_args(capture, decode_as=rules, keylog=keylog, display_filter=display_filter)
+    return pdml_args.flat_args(capture, decode_as=rules, display_filter=display_filter)
 
 
 def end() -> None:
