@@ -11,6 +11,7 @@ local STEP_TITLES = {
   rcpt_to = "Recipient (RCPT TO)", data = "Start of message (DATA)",
   message = "Message content and final reply", bdat = "Message sent in chunks (BDAT)",
   command = "Other command", quit = "Goodbye (QUIT)", close = "Connection closed", tunnel = "Proxy tunnel",
+  proxy_header = "Load balancer's PROXY header",
 }
 local FINDING_TITLES = {
   no_smtp = "No SMTP found", mid_session = "Capture starts in the middle of a session",

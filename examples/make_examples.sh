@@ -373,6 +373,10 @@ run "$TD/implicit-tls-odd-port.pcapng" 4650 messy implicit-tls-odd-port \
     --keylog "$(keyed "$TD/implicit-tls-odd-port.keylog")"
 run "$TD/random-bytes-465.pcapng"      465  messy random-bytes-465
 run "$TD/smtp-port-2526.pcapng"        2526 messy plain-session --port 2526
+# A load balancer's PROXY protocol header (HAProxy's, v1 text and v2 binary) before the greeting;
+# the header names 127.0.0.2:40312 as the client it speaks for (loopback too).
+run "$TD/proxy-protocol-v1.pcapng"     25   messy proxy-protocol-v1
+run "$TD/proxy-protocol-v2.pcapng"     25   messy proxy-protocol-v2
 # SYN -> RST to the closed port 25 (twice), and a SYN to the closed port 587 whose RST the
 # filter leaves out: what a port scan looks like from a tap that misses the answers.
 run_filter "$TD/port-probe.pcapng" 'tcp port 25 or (tcp port 587 and tcp[tcpflags] & tcp-rst == 0)' \

@@ -295,6 +295,7 @@ _CONDITIONS: dict[Condition, Callable[[DialogueState, Any], bool]] = {
     Condition.TUNNEL_GRANTED: lambda st, m: m.granted is True,
     Condition.TUNNEL_REFUSED: lambda st, m: m.granted is False,
     Condition.NOT_A_PROXY: lambda st, m: m.part == "not_proxy",
+    Condition.PROXY_HEADER: lambda st, m: m.part == "header",
     Condition.MESSAGE_CUT: lambda st, r: st.link.outer_client.cut_since_read(),
     Condition.BARE_LF_END: lambda st, r: (
         st.message.step is not None and st.client_reader.ends_with(b"\n.\n", bytes(st.message.kept))

@@ -27,6 +27,7 @@ StepName = Literal[
     "quit",
     "close",
     "tunnel",
+    "proxy_header",
 ]
 
 FindingName = Literal[

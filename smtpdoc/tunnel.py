@@ -2,7 +2,10 @@
 
 SMTP may run inside a tunnel that a proxy opens for the client: HTTP CONNECT (RFC 9110
 §9.3.6), SOCKS5 (RFC 1928, with the username/password login of RFC 1929), or SOCKS4 and
-its 4a extension (no RFC; the NEC protocol notes spam software still uses). The client's
+its 4a extension (no RFC; the NEC protocol notes spam software still uses). A load
+balancer in front of a mail server may instead open each connection with a PROXY protocol
+header (HAProxy's proxy-protocol.txt, version 1 text or version 2 binary) naming the client
+it speaks for; the server reads it before it greets, and nothing answers it. The client's
 first bytes say which, never the port: `sniff` looks at them. The reader then cuts each
 set-up message from its side's bytes, in the order the protocol has them, and stops at the
 proxy's answer: the bytes after it are the tunnelled stream (SMTP from its greeting on),
@@ -15,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import socket
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -22,12 +26,13 @@ from smtpdoc.events import CLIENT, SERVER, Side
 from smtpdoc.reassembly import ByteStream
 from smtpdoc.smtp_text import text
 
-Protocol = Literal["http", "socks5", "socks4"]
+Protocol = Literal["http", "socks5", "socks4", "proxy"]
 # What a set-up message is: the client's offer of login methods (SOCKS5), its login, its
 # request for the target; the proxy's choice of method, login status and answer; "rest" for
 # bytes after a refusal (no tunnel carries them); "not_proxy" when the server's first bytes
-# are no answer of this protocol (its bytes are left unread, for SMTP).
-Part = Literal["offer", "login", "request", "choice", "login_status", "answer", "rest", "not_proxy"]
+# are no answer of this protocol (its bytes are left unread, for SMTP); "header" for a PROXY
+# protocol header (granted False: none could be read, its bytes are left for SMTP).
+Part = Literal["offer", "login", "request", "choice", "login_status", "answer", "rest", "not_proxy", "header"]
 
 _SOCKS5: Final = 5
 _SOCKS4: Final = 4
@@ -38,6 +43,11 @@ _SOCKS4_GRANTED: Final = 0x5A
 _SOCKS4_REPLY: Final = 0  # a SOCKS4 reply's first byte
 _HTTP_CONNECT: Final = b"CONNECT "
 _MAX_HEAD = 16384  # an HTTP head longer than this without its blank line is no proxy request
+_PROXY_V1: Final = b"PROXY "
+_PROXY_V1_MAX: Final = 107  # the longest version 1 line, CRLF included (proxy-protocol.txt §2.1)
+_PROXY_V2: Final = b"\r\n\r\n\x00\r\nQUIT\n"  # version 2's signature (§2.2)
+_PROXY_V2_HEAD: Final = 16  # signature, version and command, family, length
+_PROXY_V2_ADDRESSES: Final = {0x11: (4, socket.AF_INET), 0x21: (16, socket.AF_INET6)}  # TCP over IPv4, IPv6
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +69,20 @@ class TunnelMessage:
     secret: str | None = None  # its password, kept apart so that it is shown only when asked
     secret_line: int | None = None  # the index in `lines` of the line that carried the secret
     socks4a: bool = False  # a SOCKS4 request naming its target by name
+    to_host: str | None = None  # a PROXY header's original destination (host and port: its source)
+    to_port: int | None = None
+    version: int | None = None  # a PROXY header's protocol version (1 or 2)
+    local: bool = False  # a PROXY header for the balancer's own connection (LOCAL, UNKNOWN): no client named
     cut: bool = False  # an answer whose end the capture does not have (the stream ended first)
 
 
 def sniff(first: bytes) -> Protocol | Literal["undecided"] | None:
     """Which tunnel protocol the client's first bytes start, None for none, or "undecided" (too few)."""
     if not first:
+        return "undecided"
+    if first.startswith(_PROXY_V1) or first.startswith(_PROXY_V2):
+        return "proxy"
+    if _PROXY_V1.startswith(first) or _PROXY_V2.startswith(first):
         return "undecided"
     if first[0] == _SOCKS5:
         if len(first) < 2:
@@ -109,6 +127,10 @@ class TunnelReader:
             return None
         if self.refused:
             return self._rest(self.server, SERVER) or self._rest(self.client, CLIENT)
+        if self.protocol == "proxy":  # one header, answered by nothing: the server's bytes are SMTP
+            event = self._client()
+            self.done = event is not None
+            return event
         event = self._client() or self._server()  # each proxy message answers a client one
         self.done = event is not None and (event.part == "not_proxy" or event.granted is True)
         return event
@@ -155,6 +177,8 @@ class TunnelReader:
     def _client(self) -> TunnelMessage | None:
         if self.client_done or not len(self.client):
             return None
+        if self.protocol == "proxy":
+            return self._proxy_header()
         if self.protocol == "http":
             return self._http_request()
         if self.protocol == "socks4":
@@ -189,6 +213,64 @@ class TunnelReader:
             CLIENT, "request", frames, time, lines=tuple(lines), host=host, port=port,
             user=user, secret=secret, secret_line=secret_line,
         )  # fmt: skip
+
+    def _proxy_header(self) -> TunnelMessage | None:
+        """A PROXY protocol header, cut from the client's bytes; granted False (nothing cut) when
+        the bytes are no header of its form: the SMTP readers then read them."""
+        data = bytes(self.client.buffer[: max(_PROXY_V1_MAX, _PROXY_V2_HEAD)])
+        if data.startswith(_PROXY_V2):
+            return self._proxy_v2()
+        end = data.find(b"\r\n")
+        if end < 0:
+            return None if len(data) < _PROXY_V1_MAX else self._no_header()
+        line = text(data[:end])
+        words = line.split(" ")
+        local = len(words) >= 2 and words[1] == "UNKNOWN"  # the balancer cannot say (or its own check)
+        host = port = to_host = to_port = None
+        if not local:
+            try:
+                family, source, dest, sport, dport = words[1:]
+                host, to_host = _address(source, family), _address(dest, family)
+                port, to_port = _port(sport), _port(dport)
+            except ValueError:
+                return self._no_header()
+        frames, time = _chunk(self.client, end + 2)
+        self.client_done = True
+        return TunnelMessage(
+            CLIENT, "header", frames, time, lines=(line,), host=host, port=port,
+            to_host=to_host, to_port=to_port, version=1, local=local, granted=True,
+        )  # fmt: skip
+
+    def _proxy_v2(self) -> TunnelMessage | None:
+        head = bytes(self.client.buffer[:_PROXY_V2_HEAD])
+        if len(head) < _PROXY_V2_HEAD:
+            return None
+        command, family, length = head[12], head[13], int.from_bytes(head[14:16], "big")
+        if command >> 4 != 2 or command & 0x0F > 1:
+            return self._no_header()
+        if len(self.client) < _PROXY_V2_HEAD + length:
+            return None
+        body = bytes(self.client.buffer[_PROXY_V2_HEAD : _PROXY_V2_HEAD + length])
+        local = command & 0x0F == 0 or family not in _PROXY_V2_ADDRESSES  # LOCAL, or no IP (UNIX, UDP, ...)
+        host = port = to_host = to_port = None
+        if not local:
+            size, inet = _PROXY_V2_ADDRESSES[family]
+            if length < 2 * size + 4:
+                return self._no_header()
+            host = socket.inet_ntop(inet, body[:size])
+            to_host = socket.inet_ntop(inet, body[size : 2 * size])
+            port = int.from_bytes(body[2 * size : 2 * size + 2], "big")
+            to_port = int.from_bytes(body[2 * size + 2 : 2 * size + 4], "big")
+        frames, time = _chunk(self.client, _PROXY_V2_HEAD + length)
+        self.client_done = True
+        return TunnelMessage(
+            CLIENT, "header", frames, time, host=host, port=port,
+            to_host=to_host, to_port=to_port, version=2, local=local, granted=True,
+        )  # fmt: skip
+
+    def _no_header(self) -> TunnelMessage:
+        self.client_done = True
+        return TunnelMessage(CLIENT, "header", (), 0.0, granted=False)
 
     def _socks5_offer(self) -> TunnelMessage | None:
         data = self.client.buffer
@@ -384,3 +466,17 @@ def _socks5_address(data: bytes, at: int) -> tuple[str, int, int] | None:
     if len(data) < end + 2:
         return None
     return host, int.from_bytes(data[end : end + 2], "big"), end + 2
+
+
+def _address(text_address: str, family: str) -> str:
+    """A PROXY v1 address, checked against its family (TCP4, TCP6): ValueError if it is none."""
+    address = ipaddress.ip_address(text_address)
+    if address.version != (4 if family == "TCP4" else 6 if family == "TCP6" else 0):
+        raise ValueError(f"{text_address} is no {family} address")
+    return str(address)
+
+
+def _port(text_port: str) -> int:
+    if not text_port.isdigit() or not 0 <= int(text_port) <= 65535:
+        raise ValueError(f"{text_port!r} is no port")
+    return int(text_port)

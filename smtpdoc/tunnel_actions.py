@@ -163,10 +163,28 @@ def tunnel_not_proxy(st: DialogueState, m: TunnelMessage) -> None:
     st.tunnel = None
 
 
+def proxy_header(st: DialogueState, m: TunnelMessage) -> None:
+    """A load balancer's PROXY header: one step naming the client it speaks for; SMTP goes on.
+    A header that could not be read (granted False) records nothing: SMTP reads its bytes."""
+    st.tunnel = None
+    if not m.granted:
+        return
+    variant = "local" if m.local else f"v{m.version}"
+    facts: dict[str, Any] = {"version": m.version, "variant": variant, "balancer": str(st.builder.session.client)}
+    if not m.local:
+        facts.update(source=_target(m.host, m.port), destination=_target(m.to_host, m.to_port))
+    if m.lines:
+        lines = [f"C: {line}" for line in m.lines]  # version 1: the text line as sent
+    else:
+        lines = [_WORDS.lines["proxy_v2_local" if m.local else "proxy_v2"].format(**facts)]
+    st.step("proxy_header", m.frames, st.builder.rel(m.time), CLIENT, lines=lines, **facts)
+
+
 ACTIONS: dict[Action, Callable[[DialogueState, Any], None]] = {
     Action.TUNNEL_REQUEST: tunnel_request,
     Action.TUNNEL_MESSAGE: tunnel_message,
     Action.TUNNEL_OPEN: tunnel_open,
     Action.TUNNEL_REFUSED: tunnel_refused,
     Action.TUNNEL_NOT_PROXY: tunnel_not_proxy,
+    Action.PROXY_HEADER: proxy_header,
 }

@@ -51,6 +51,7 @@ STEPS: dict[str, tuple[int, int | None, frozenset[str]]] = {
     "quit": (16, None, frozenset({"code", "pipelined"})),
     "close": (17, None, frozenset({"how"})),
     "tunnel": (18, None, frozenset({"protocol", "proxy", "target", "answer"})),
+    "proxy_header": (19, None, frozenset({"balancer", "source", "destination", "version"})),
 }
 
 FINDINGS: dict[str, str] = {
@@ -236,7 +237,7 @@ def test_entries_are_frozen(catalog: Catalog) -> None:
 
 
 def test_step_numbers_are_unique_contiguous_and_ordered(catalog: Catalog) -> None:
-    assert [step.number for step in catalog.steps] == list(range(1, 19))
+    assert [step.number for step in catalog.steps] == list(range(1, 20))
 
 
 @pytest.mark.parametrize(("name", "expected"), STEPS.items())

@@ -425,3 +425,92 @@ def test_the_native_wireshark_filter_finds_the_tunnel_frames(capture: str, tshar
     )
     (session,) = sessions_of(DATA / capture)
     assert [int(n) for n in done.stdout.split()] == _tunnel(session).frames
+
+
+# -- a load balancer's PROXY protocol header (HAProxy's proxy-protocol.txt) -------------------
+
+PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+@pytest.mark.parametrize(
+    ("first", "protocol"),
+    [
+        (b"PROXY TCP4 127.0.0.2 127.0.0.1 40312 25\r\n", "proxy"),
+        (b"PROX", "undecided"),
+        (PROXY_V2_SIGNATURE + b"\x21\x11\x00\x0c", "proxy"),
+        (PROXY_V2_SIGNATURE[:5], "undecided"),
+        (b"\r\n", "undecided"),  # an empty line first: too few bytes to tell
+        (b"\r\nEHLO x\r\n", None),
+    ],
+)
+def test_the_first_bytes_say_which_proxy_header(first: bytes, protocol: str | None) -> None:
+    assert sniff(first) == protocol
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (b"PROXY TCP4 127.0.0.2 127.0.0.1 40312 25\r\n", (1, False, "127.0.0.2", 40312, "127.0.0.1", 25)),
+        (b"PROXY TCP6 ::2 ::1 40312 587\r\n", (1, False, "::2", 40312, "::1", 587)),
+        (b"PROXY UNKNOWN\r\n", (1, True, None, None, None, None)),
+        (
+            PROXY_V2_SIGNATURE + b"\x21\x21\x00\x24" + bytes(15) + b"\x02" + bytes(15) + b"\x01" + b"\x9d\x78\x00\x19",
+            (2, False, "::2", 40312, "::1", 25),
+        ),
+        (PROXY_V2_SIGNATURE + b"\x20\x00\x00\x00", (2, True, None, None, None, None)),  # LOCAL: a health check
+    ],
+)
+def test_a_proxy_header_is_cut_and_the_smtp_after_it_left(header: bytes, expected: tuple[object, ...]) -> None:
+    client = _feed(header + b"EHLO x\r\n")
+    server = _feed(b"220 ready\r\n")
+    (event,) = _read_all(TunnelReader("proxy", client, server))
+    assert (event.part, event.granted, event.frames) == ("header", True, (4,))
+    assert (event.version, event.local, event.host, event.port, event.to_host, event.to_port) == expected
+    assert bytes(client.buffer) == b"EHLO x\r\n" and bytes(server.buffer) == b"220 ready\r\n"  # SMTP's, both
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"PROXY TCP4 127.0.0.2 ::1 40312 25\r\n",  # an IPv6 address in a TCP4 line
+        b"PROXY TCP4 127.0.0.2 127.0.0.1 99999 25\r\n",
+        b"PROXY " + b"x" * 120,  # no CRLF within the longest line the protocol allows
+        PROXY_V2_SIGNATURE + b"\x31\x11\x00\x0c" + bytes(12),  # version 3
+    ],
+)
+def test_bytes_that_are_no_proxy_header_are_left_for_smtp(header: bytes) -> None:
+    client = _feed(header)
+    (event,) = _read_all(TunnelReader("proxy", client, _feed(b"")))
+    assert (event.part, event.granted) == ("header", False)
+    assert bytes(client.buffer) == header  # nothing cut: the SMTP readers read these bytes
+
+
+@pytest.mark.parametrize(
+    ("capture", "line"),
+    [
+        ("proxy-protocol-v1.pcapng", "C: PROXY TCP4 127.0.0.2 127.0.0.1 40312 25"),
+        (
+            "proxy-protocol-v2.pcapng",
+            "C: PROXY protocol v2 header (binary): the client 127.0.0.2:40312, to 127.0.0.1:25",
+        ),
+    ],
+)
+def test_a_load_balancers_proxy_header_is_one_step_before_the_greeting(capture: str, line: str) -> None:
+    (session,) = sessions_of(DATA / capture)
+    assert _names_frames(session)[:5] == [
+        ("tcp_handshake", [1, 2, 3]),
+        ("proxy_header", [4]),
+        ("greeting", [6]),
+        ("ehlo", [8]),
+        ("ehlo_reply", [9]),
+    ]
+    (header,) = [step for step in session.steps if step.name == "proxy_header"]
+    assert header.lines == [line] and header.direction == "client"
+    assert (header.facts["source"], header.facts["destination"]) == ("127.0.0.2:40312", "127.0.0.1:25")
+    assert header.summary.startswith(
+        f"The load balancer {session.client} said it speaks for the client 127.0.0.2:40312, which connected to"
+    )
+    assert [step.name for step in session.steps][-3:] == ["message", "quit", "close"]
+    assert _finding_names(session) == {"starttls_not_offered", "mail_cleartext"}  # no early talker, no stray command
+    (transaction,) = session.transactions
+    assert transaction.last_reply is not None and transaction.last_reply.startswith("250")

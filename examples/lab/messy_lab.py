@@ -833,6 +833,58 @@ def sc_message_in_segments() -> None:
 
 PORT = 25
 
+# HAProxy's PROXY protocol (www.haproxy.org/download/2.8/doc/proxy-protocol.txt): a load balancer
+# in front of the mail server opens each connection with a header naming the original client;
+# the server reads it before it greets. Both ends are on loopback, and so are the addresses
+# the header names (127.0.0.2:40312, the "real" client, to 127.0.0.1:25).
+PROXY_V1 = b"PROXY TCP4 127.0.0.2 127.0.0.1 40312 25\r\n"
+PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+PROXY_V2 = (
+    PROXY_V2_SIGNATURE
+    + bytes([0x21, 0x11])  # version 2, PROXY; AF_INET over STREAM
+    + struct.pack("!H", 12)
+    + socket.inet_aton("127.0.0.2")
+    + socket.inet_aton("127.0.0.1")
+    + struct.pack("!HH", 40312, 25)
+)
+
+
+def _read_proxy_header(c: Conn) -> bool:
+    """Read the PROXY header (v1 line or v2 block) before greeting, as a server behind a balancer does."""
+    while len(c.buf) < 16:
+        if not c._fill():
+            return False
+    if c.buf.startswith(PROXY_V2_SIGNATURE):
+        size = 16 + struct.unpack("!H", c.buf[14:16])[0]
+        while len(c.buf) < size:
+            if not c._fill():
+                return False
+        print("C:", c.buf[:size], file=sys.stderr)
+        c.buf = c.buf[size:]
+        return True
+    line = c.line()
+    return line is not None and line.startswith(b"PROXY ")
+
+
+def _proxied(header: bytes) -> None:
+    srv = serve(25, lambda c: smtp_loop(c) if _read_proxy_header(c) else c.close())
+    c = Raw(HOST, 25)
+    c.send(header)
+    c.reply()
+    plain_mail(c, "behind a load balancer")
+    srv.join()
+
+
+def sc_proxy_protocol_v1() -> None:
+    """The balancer's PROXY v1 line, then the greeting and a plain mail."""
+    _proxied(PROXY_V1)
+
+
+def sc_proxy_protocol_v2() -> None:
+    """The same with the binary PROXY v2 header (AF_INET, STREAM)."""
+    _proxied(PROXY_V2)
+
+
 SCENARIOS: dict[str, Callable[[], None]] = {
     "plaintext-after-starttls": sc_plaintext_after_starttls,
     "early-talker": sc_early_talker,
@@ -858,6 +910,8 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "port-probe": sc_port_probe,
     "plain-session": sc_plain_session,
     "message-in-segments": sc_message_in_segments,
+    "proxy-protocol-v1": sc_proxy_protocol_v1,
+    "proxy-protocol-v2": sc_proxy_protocol_v2,
 }
 
 

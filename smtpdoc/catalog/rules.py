@@ -63,6 +63,7 @@ class Condition(enum.Enum):
     TUNNEL_GRANTED = "tunnel_granted"
     TUNNEL_REFUSED = "tunnel_refused"
     NOT_A_PROXY = "not_a_proxy"
+    PROXY_HEADER = "proxy_header"
 
     __hash__ = object.__hash__
 
@@ -106,6 +107,7 @@ class Action(enum.Enum):
     TUNNEL_OPEN = "tunnel_open"
     TUNNEL_REFUSED = "tunnel_refused"
     TUNNEL_NOT_PROXY = "tunnel_not_proxy"
+    PROXY_HEADER = "proxy_header"
 
     __hash__ = object.__hash__
 

@@ -26,6 +26,8 @@ _LINES = (
     "login_accepted",
     "login_refused",
     "unknown_code",
+    "proxy_v2",
+    "proxy_v2_local",
 )
 _DETAILS = ("tunnel", "tunnel_refused", "tunnel_not_proxy", "credentials", "socks5_login", "http_basic", "http_other")
 
