@@ -200,13 +200,17 @@ class Dialogue:
         reply = ModelReply(event.code, enhanced, list(event.lines), list(event.frames), self.b.rel(event.time))
         if reply.code >= self.rules.error_from:
             self.b.finding("error_reply", reply.frames, f"{reply.code} {reply.lines[-1]}".strip())
-        early = not st.greeted and reply.code in self.rules.greeting_codes
+        # The greeting is the server's first reply (RFC 5321 §3.1): a 220 after another reply
+        # answers a command (STARTTLS's "220 Ready to start TLS" when the capture began after
+        # the greeting), and a first 250 is the answer to a command the capture does not show.
+        early = _greets(st, reply)
         if not st.pending or early:
             if early and st.pending:
                 self.b.finding("early_talker", st.pending[0].step.frames, st.pending[0].verb)
             self._event(Event.UNSOLICITED, reply)
-            return
-        self._answer(st.pending.popleft(), reply)
+        else:
+            self._answer(st.pending.popleft(), reply)
+        st.replies += 1
 
     def _answer(self, pending: Pending, reply: ModelReply) -> None:
         """The reply joins its command's step, or is a step of its own; then the table decides."""
@@ -286,12 +290,17 @@ def _chunk_complete(st: DialogueState, subject: BdatChunk | Gap) -> bool:
     return size == st.message.bdat_left
 
 
+def _greets(st: DialogueState, reply: ModelReply) -> bool:
+    """Is this reply the greeting: the server's first, with a code a greeting has (220, 421, 554)?"""
+    return not st.greeted and st.replies == 0 and reply.code in st.rules.greeting_codes
+
+
 _CONDITIONS: dict[Condition, Callable[[DialogueState, Any], bool]] = {
     Condition.FIRST_LINE_MALFORMED: lambda st, c: not c.parsed.well_formed and st.commands == 0,
     Condition.SERVER_SILENT: lambda st, c: st.link.server_payloads == 0,
     Condition.CHUNK_SIZE_VALID: lambda st, c: smtp_text.parse_bdat(c.parsed.argument)[0] is not None,
     Condition.CHUNK_COMPLETE: _chunk_complete,
-    Condition.NOT_GREETED: lambda st, r: not st.greeted,
+    Condition.GREETING: _greets,
     Condition.TUNNEL_GRANTED: lambda st, m: m.granted is True,
     Condition.TUNNEL_REFUSED: lambda st, m: m.granted is False,
     Condition.NOT_A_PROXY: lambda st, m: m.part == "not_proxy",

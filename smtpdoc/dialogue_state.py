@@ -82,6 +82,7 @@ class DialogueState:
     mode: State = State.COMMAND
     pending: deque[Pending] = field(default_factory=deque)
     greeted: bool = False
+    replies: int = 0  # SMTP replies the server sent: only its first can be the greeting
     extensions: list[Extension] | None = None
     transaction: Transaction | None = None
     auth_step: Step | None = None

@@ -332,6 +332,7 @@ class SessionMachine:
             self.inner = Dialogue(self.b, self.rules, self.link, inside_tls=True)
             # After STARTTLS the greeting came before TLS; with implicit TLS it comes inside.
             self.inner.st.greeted = self.outer.st.greeted
+            self.inner.st.replies = self.outer.st.replies  # a 220 inside TLS after STARTTLS greets no one
             self.inner.st.helo = self.outer.st.helo
         stream = self.inner.client if side is CLIENT else self.inner.server
         seq = stream.next_seq if stream.next_seq is not None else 0
@@ -358,7 +359,7 @@ class SessionMachine:
             facts = {"snaplen": self.snaplen, "frames": n, "s": "s" if n > 1 else "", "size": self.cut_bytes}
             self.b.finding("snaplen_cut", self.cut_frames, self.b.detail("snaplen_cut", **facts))
         self.outer.finish()
-        if self.link.not_smtp_seen and not self.outer.st.greeted and self.tls is None:
+        if self.link.not_smtp_seen and not (self.outer.st.greeted or self.outer.st.replies) and self.tls is None:
             self._not_smtp_at_all()
         if self.tls is not None and self.tls.encrypted is not None and s.tls is not None:
             enc = self.tls.encrypted

@@ -939,6 +939,38 @@ def test_mid_session_has_no_handshake_or_greeting() -> None:
     assert _step_at(session, "ehlo", 1).frames == [1]
 
 
+def test_a_220_answering_starttls_is_no_greeting_when_the_greeting_is_missing() -> None:
+    # examples/starttls.pcapng without frames 1-5: the capture starts with "ehlo" (1); 5 is
+    # "220 2.0.0 Ready to start TLS", the reply to STARTTLS (4), after the EHLO reply (3).
+    session = _one(DATA / "mid-session-starttls.pcapng")
+    assert _steps(session) == [
+        ("ehlo", [1]),
+        ("ehlo_reply", [3]),
+        ("starttls", [4]),
+        ("starttls_reply", [5]),
+        ("tls_handshake", [6, 7, 8]),
+        ("encrypted", list(range(9, 23))),
+        ("close", [22, 24]),
+    ]
+    assert _step_at(session, "starttls_reply", 5).reply.code == 220  # type: ignore[union-attr]
+    assert [(f.name, f.frames) for f in session.findings] == [("mid_session", [1])]
+    assert session.tls is not None and not session.tls.implicit
+
+
+def test_a_first_reply_that_is_no_greeting_code_is_no_greeting() -> None:
+    # examples/plain.pcapng without frames 1-6: the capture starts after the client's EHLO, so
+    # its first SMTP frame (2) is the 250 EHLO reply, which no command in the capture asked for.
+    session = _one(DATA / "mid-session-first-reply.pcapng")
+    names = [name for name, _ in _steps(session)]
+    assert "greeting" not in names
+    first = _step_at(session, "command", 2)
+    assert (first.facts["variant"], first.reply.code if first.reply else None) == ("unsolicited", 250)
+    assert _finding(session, "mid_session").frames == [1]
+    assert _finding(session, "unexpected_reply").frames == [2]
+    assert names[1:] == ["mail_from", "rcpt_to", "rcpt_to", "data", "message", "quit", "close"]
+    assert session.server_name is None  # "mail.example.test" was said in a reply, not a greeting
+
+
 def test_one_sided_capture() -> None:
     session = _one(DATA / "one-sided.pcapng")
     assert _findings(session, "one_sided") != []

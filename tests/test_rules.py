@@ -64,7 +64,7 @@ def test_the_table_says_what_an_event_means(
         (State.COMMAND, Event.COMMAND, "EHLO", Condition.FIRST_LINE_MALFORMED, Action.NOT_SMTP, None),
         (State.BDAT, Event.BDAT_CHUNK, None, Condition.CHUNK_COMPLETE, Action.BDAT_CHUNK_END, State.COMMAND),
         (State.BDAT, Event.GAP, None, Condition.CHUNK_COMPLETE, Action.BDAT_LOST_END, State.COMMAND),
-        (State.COMMAND, Event.UNSOLICITED, None, Condition.NOT_GREETED, Action.GREETING, None),
+        (State.COMMAND, Event.UNSOLICITED, None, Condition.GREETING, Action.GREETING, None),
     ],
 )
 def test_conditional_rows_come_first(

@@ -57,7 +57,7 @@ class Condition(enum.Enum):
     SERVER_SILENT = "server_silent"
     CHUNK_SIZE_VALID = "chunk_size_valid"
     CHUNK_COMPLETE = "chunk_complete"
-    NOT_GREETED = "not_greeted"
+    GREETING = "greeting"
     BARE_LF_END = "bare_lf_end"
     MESSAGE_CUT = "message_cut"
     TUNNEL_GRANTED = "tunnel_granted"
