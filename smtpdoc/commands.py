@@ -12,7 +12,7 @@ from typing import Any
 from smtpdoc import smtp_text
 from smtpdoc.catalog.rules import Action
 from smtpdoc.dialogue_state import REDACTED, Command, DialogueState, Pending
-from smtpdoc.events import CLIENT, SERVER, CommandLine, NotReplyLine
+from smtpdoc.events import CLIENT, SERVER, CommandLine, NotReplyLine, TlsStart
 from smtpdoc.model import Step, Transaction
 
 
@@ -154,7 +154,8 @@ def reset(st: DialogueState, command: Command) -> None:
 
 
 def nothing(st: DialogueState, subject: object) -> None:
-    """A line torn by missing bytes is no command: it was dropped (the gap is reported at the end)."""
+    """Nothing to record: a line torn by missing bytes is dropped (the gap is reported at the end);
+    TLS met midway is said by its steps and the session's notes."""
 
 
 def cut_command(st: DialogueState, command: Command) -> None:
@@ -175,9 +176,10 @@ def starttls_plaintext(st: DialogueState, frame: int) -> None:
     st.builder.finding("starttls_plaintext", [frame], st.builder.detail("starttls_plaintext"))
 
 
-def implicit_tls(st: DialogueState, frame: int) -> None:
+def implicit_tls(st: DialogueState, start: TlsStart) -> None:
     port = st.builder.session.server.port
-    st.builder.finding("implicit_tls", [frame] if frame else [], st.builder.detail("implicit_tls", port=port))
+    frames = [start.frame] if start.frame else []
+    st.builder.finding("implicit_tls", frames, st.builder.detail("implicit_tls", port=port))
 
 
 ACTIONS: dict[Action, Callable[[DialogueState, Any], None]] = {
@@ -196,5 +198,6 @@ ACTIONS: dict[Action, Callable[[DialogueState, Any], None]] = {
     Action.TORN_LINE: nothing,
     Action.CUT_COMMAND: cut_command,
     Action.IMPLICIT_TLS: implicit_tls,
+    Action.TLS_MIDWAY: nothing,
     Action.STARTTLS_PLAINTEXT: starttls_plaintext,
 }

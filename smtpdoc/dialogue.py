@@ -25,7 +25,7 @@ from smtpdoc import commands, message_reading, replies, smtp_text, tunnel, tunne
 from smtpdoc.builder import SessionBuilder
 from smtpdoc.catalog.rules import Action, Condition, Event, Rules, State, Transition
 from smtpdoc.dialogue_state import Answer, Command, DialogueState, Link, Pending, reply_lines
-from smtpdoc.events import SERVER, BdatChunk, Gap, NotReplyLine, Reply
+from smtpdoc.events import SERVER, BdatChunk, Gap, NotReplyLine, Reply, TlsStart
 from smtpdoc.message_text import MessageText
 from smtpdoc.model import Reply as ModelReply
 from smtpdoc.readers import ClientReader, ServerReader
@@ -87,9 +87,9 @@ class Dialogue:
                 # another round would find nothing, until more bytes come.
                 break
 
-    def implicit_tls(self, frame: int) -> None:
+    def implicit_tls(self, frame: int, midway: bool = False) -> None:
         """TLS from the first byte: no SMTP is read in the clear."""
-        self._event(Event.TLS, frame)
+        self._event(Event.TLS, TlsStart(frame, midway))
 
     def plaintext_after_starttls(self, frame: int) -> None:
         """SMTP text came where TLS was due: the table says what that is."""
@@ -305,6 +305,7 @@ _CONDITIONS: dict[Condition, Callable[[DialogueState, Any], bool]] = {
     Condition.TUNNEL_REFUSED: lambda st, m: m.granted is False,
     Condition.NOT_A_PROXY: lambda st, m: m.part == "not_proxy",
     Condition.PROXY_HEADER: lambda st, m: m.part == "header",
+    Condition.TLS_MIDWAY: lambda st, t: t.midway,
     Condition.MESSAGE_CUT: lambda st, r: st.link.outer_client.cut_since_read(),
     Condition.BARE_LF_END: lambda st, r: (
         st.message.step is not None and st.client_reader.ends_with(b"\n.\n", bytes(st.message.kept))

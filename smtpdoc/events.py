@@ -95,6 +95,15 @@ class Gap:
 
 
 @dataclass(slots=True)
+class TlsStart:
+    """The connection carries TLS before any SMTP was read; `midway`: its first bytes are records
+    past the handshake (the capture began inside TLS, so whether it was implicit is unknown)."""
+
+    frame: int
+    midway: bool = False
+
+
+@dataclass(slots=True)
 class Closed:
     """A FIN or RST (or both) from `side`."""
 

@@ -37,7 +37,7 @@ from smtpdoc.model import Endpoint, Session, Step
 from smtpdoc.names import StepName
 from smtpdoc.packets import ACK, APPLICATION_DATA, CHANGE_CIPHER_SPEC, FIN, HANDSHAKE, RST, SYN, Packet
 from smtpdoc.reassembly import ByteStream
-from smtpdoc.tls_phase import HANDSHAKE_STEP, TlsPhase
+from smtpdoc.tls_phase import ENCRYPTED_STEP, HANDSHAKE_STEP, TlsPhase
 
 _RULES = load_rules()
 SMTP_PORTS = _RULES.smtp_ports
@@ -135,7 +135,7 @@ class SessionMachine:
             if stream.add(packet.seq, packet.payload, packet.number, packet.time, packet.cut):
                 st = self.outer.st
                 if not (st.greeted or st.commands) and self._looks_like_tls(packet):
-                    self._start_tls(implicit=True, frame=packet.number)
+                    self._start_tls(implicit=not self._tls_midway(packet), frame=packet.number)
                     self._tls_packet(packet, side, already_added=True)
                 else:
                     self._pump_outer()
@@ -273,12 +273,25 @@ class SessionMachine:
             return command is not None and command.well_formed
         return smtp_text.parse_reply_line(line) is not None
 
+    def _tls_midway(self, packet: Packet) -> bool:
+        """Are the first bytes TLS records past the handshake (application data, say), on a port
+        that is not implicit TLS's own? Then the capture began inside TLS: a handshake it does
+        not show, after a STARTTLS as likely as not. TLS always opens with a handshake record."""
+        if self.session.server.port in self.options.implicit_tls_ports:
+            return False
+        first = packet.tls[0].content_type if packet.tls else packet.payload[0]
+        return first != HANDSHAKE
+
     def _start_tls(self, implicit: bool, frame: int | None = None) -> None:
+        """TLS from here on: after STARTTLS's 220 (no frame), or from the first bytes (their frame)."""
         self.tls = TlsPhase()
         self.link.tls_active = True
         self.b.tls(implicit=implicit)
-        if implicit:
-            self.outer.implicit_tls(frame or 0)
+        if frame is not None:
+            self.outer.implicit_tls(frame, midway=not implicit)
+        if frame is not None and not implicit:
+            self.tls.established = True  # records past the handshake: the encrypted phase is under way
+            self.b.tls_established(True)
 
     def _tls_leftover(self) -> None:
         """Bytes read past the STARTTLS reply belong to TLS: hand them over."""
@@ -320,7 +333,8 @@ class SessionMachine:
             if current is not None:
                 self.b.add_frames(current, [packet.number])
             elif tls.handshake is None and not packet.tls_layer:
-                tls_records.tls_step(self.b, tls, HANDSHAKE_STEP, packet.number, packet.time, side)
+                name = ENCRYPTED_STEP if tls.established else HANDSHAKE_STEP  # established: met midway
+                tls_records.tls_step(self.b, tls, name, packet.number, packet.time, side)
         if packet.decrypted:
             self.b.tls_fact(decrypted=True)
         if packet.plaintext:
@@ -365,7 +379,8 @@ class SessionMachine:
             enc = self.tls.encrypted
             self.b.facts(
                 enc,
-                records=s.tls.records["client"] + s.tls.records["server"],
+                # None when tshark dissected none (TLS met midway on a port it reads as SMTP): not "0 records"
+                records=s.tls.records["client"] + s.tls.records["server"] or None,
                 bytes_c2s=s.tls.bytes["client"],
                 bytes_s2c=s.tls.bytes["server"],
                 duration=round(self.last_time - (s.start + enc.time), 3),

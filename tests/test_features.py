@@ -971,6 +971,19 @@ def test_a_first_reply_that_is_no_greeting_code_is_no_greeting() -> None:
     assert session.server_name is None  # "mail.example.test" was said in a reply, not a greeting
 
 
+def test_a_capture_that_starts_inside_tls_shows_no_handshake_and_no_implicit_tls() -> None:
+    # examples/starttls.pcapng without frames 1-15: TLS application data records from frame 1,
+    # on port 25, which tshark reads as SMTP and so does not dissect as TLS.
+    session = _one(DATA / "starts-inside-tls.pcapng")
+    assert _steps(session) == [("encrypted", list(range(1, 12))), ("close", [12, 14])]
+    encrypted = session.steps[0]
+    assert (encrypted.facts["bytes_c2s"], encrypted.facts["bytes_s2c"]) == (543, 427)
+    assert encrypted.facts["records"] is None  # tshark dissected none: not "0 encrypted records"
+    assert [f.name for f in session.findings] == ["mid_session"]  # no implicit_tls: nothing shows it
+    assert session.tls is not None and (session.tls.implicit, session.tls.established) == (False, True)
+    assert "The TLS handshake is not visible (not captured, or not dissected as TLS)." in session.notes
+
+
 def test_one_sided_capture() -> None:
     session = _one(DATA / "one-sided.pcapng")
     assert _findings(session, "one_sided") != []

@@ -65,6 +65,7 @@ def test_the_table_says_what_an_event_means(
         (State.BDAT, Event.BDAT_CHUNK, None, Condition.CHUNK_COMPLETE, Action.BDAT_CHUNK_END, State.COMMAND),
         (State.BDAT, Event.GAP, None, Condition.CHUNK_COMPLETE, Action.BDAT_LOST_END, State.COMMAND),
         (State.COMMAND, Event.UNSOLICITED, None, Condition.GREETING, Action.GREETING, None),
+        (State.COMMAND, Event.TLS, None, Condition.TLS_MIDWAY, Action.TLS_MIDWAY, State.TLS),
     ],
 )
 def test_conditional_rows_come_first(

@@ -64,6 +64,7 @@ class Condition(enum.Enum):
     TUNNEL_REFUSED = "tunnel_refused"
     NOT_A_PROXY = "not_a_proxy"
     PROXY_HEADER = "proxy_header"
+    TLS_MIDWAY = "tls_midway"
 
     __hash__ = object.__hash__
 
@@ -89,6 +90,7 @@ class Action(enum.Enum):
     BDAT_LOST_END = "bdat_lost_end"
     TORN_LINE = "torn_line"
     IMPLICIT_TLS = "implicit_tls"
+    TLS_MIDWAY = "tls_midway"
     EHLO_REPLY = "ehlo_reply"
     STARTTLS_READY = "starttls_ready"
     STARTTLS_REFUSED = "starttls_refused"
