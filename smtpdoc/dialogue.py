@@ -291,8 +291,13 @@ def _chunk_complete(st: DialogueState, subject: BdatChunk | Gap) -> bool:
 
 
 def _greets(st: DialogueState, reply: ModelReply) -> bool:
-    """Is this reply the greeting: the server's first, with a code a greeting has (220, 421, 554)?"""
-    return not st.greeted and st.replies == 0 and reply.code in st.rules.greeting_codes
+    """Is this reply the greeting: the server's first, with a code a greeting has (220, 421, 554)?
+    Not a 220 while STARTTLS waits: that is its go-ahead (a capture that starts at STARTTLS),
+    and a client that talks before the greeting does not open with STARTTLS."""
+    if st.greeted or st.replies or reply.code not in st.rules.greeting_codes:
+        return False
+    waiting = st.pending[0].verb if st.pending else None
+    return not (waiting == "STARTTLS" and reply.code == st.rules.starttls_go_ahead)
 
 
 _CONDITIONS: dict[Condition, Callable[[DialogueState, Any], bool]] = {

@@ -957,6 +957,20 @@ def test_a_220_answering_starttls_is_no_greeting_when_the_greeting_is_missing() 
     assert session.tls is not None and not session.tls.implicit
 
 
+def test_a_capture_that_starts_at_starttls_reads_its_220_as_the_go_ahead() -> None:
+    # examples/starttls.pcapng without frames 1-8: 1 STARTTLS, 2 "220 2.0.0 Ready to start TLS",
+    # the server's first reply in the capture but no greeting: STARTTLS waits for it.
+    session = _one(DATA / "starts-at-starttls.pcapng")
+    assert _steps(session) == [
+        ("starttls", [1]),
+        ("starttls_reply", [2]),
+        ("tls_handshake", [3, 4, 5]),
+        ("encrypted", list(range(6, 20))),
+        ("close", [19, 21]),
+    ]
+    assert [(f.name, f.frames) for f in session.findings] == [("mid_session", [1])]  # no early_talker
+
+
 def test_a_first_reply_that_is_no_greeting_code_is_no_greeting() -> None:
     # examples/plain.pcapng without frames 1-6: the capture starts after the client's EHLO, so
     # its first SMTP frame (2) is the 250 EHLO reply, which no command in the capture asked for.
