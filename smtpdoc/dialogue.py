@@ -204,6 +204,8 @@ class Dialogue:
         # answers a command (STARTTLS's "220 Ready to start TLS" when the capture began after
         # the greeting), and a first 250 is the answer to a command the capture does not show.
         early = _greets(st, reply)
+        if st.pending and not early and self.server.gaps:
+            self._skip_lost_replies(reply)
         if not st.pending or early:
             if early and st.pending:
                 self.b.finding("early_talker", st.pending[0].step.frames, st.pending[0].verb)
@@ -211,6 +213,19 @@ class Dialogue:
         else:
             self._answer(st.pending.popleft(), reply)
         st.replies += 1
+
+    def _skip_lost_replies(self, reply: ModelReply) -> None:
+        """A reply right after bytes missing from the server's side, with a code only one verb is
+        answered with (220 STARTTLS, 354 DATA), while that verb waits behind other commands: the
+        replies to those were in the missing bytes. They stay unanswered, so the lost EHLO reply
+        does not make STARTTLS's 220 the EHLO reply ("lists its extensions (250)")."""
+        st = self.st
+        verb = {self.rules.starttls_go_ahead: "STARTTLS", self.rules.data_go_ahead: "DATA"}.get(reply.code)
+        if verb is None or st.pending[0].verb == verb or all(p.verb != verb for p in st.pending):
+            return
+        if any(not gap.cut and gap.frame == reply.frames[0] for gap in self.server.gaps):
+            while st.pending[0].verb != verb:
+                st.pending.popleft()
 
     def _answer(self, pending: Pending, reply: ModelReply) -> None:
         """The reply joins its command's step, or is a step of its own; then the table decides."""

@@ -141,6 +141,10 @@ class SessionMachine:
                     self._pump_outer()
                     if self.tls is not None:
                         self._tls_leftover()
+                        if packet.tls:
+                            # The 220 was read only now (it waited behind a hole): this packet's
+                            # records are TLS's, its ClientHello the handshake's first frame.
+                            self._tls_packet(packet, side, already_added=True)
 
     def _pump_outer(self) -> None:
         self.outer.pump()

@@ -971,6 +971,19 @@ def test_a_capture_that_starts_at_starttls_reads_its_220_as_the_go_ahead() -> No
     assert [(f.name, f.frames) for f in session.findings] == [("mid_session", [1])]  # no early_talker
 
 
+def test_a_lost_ehlo_reply_leaves_the_ehlo_unanswered_not_the_starttls() -> None:
+    # examples/starttls.pcapng without frame 8 (the 250 EHLO reply, 168 bytes): 6 EHLO, 8 STARTTLS,
+    # 9 "220 2.0.0 Ready to start TLS" right after the hole, 10 the ClientHello.
+    session = _one(DATA / "lost-ehlo-reply.pcapng")
+    steps = _steps(session)
+    assert steps[2:6] == [("ehlo", [6]), ("starttls", [8]), ("starttls_reply", [9]), ("tls_handshake", [10, 11, 12])]
+    assert "ehlo_reply" not in [name for name, _ in steps]
+    assert _step_at(session, "ehlo", 6).reply is None  # its reply is in the missing bytes
+    assert _step_at(session, "starttls_reply", 9).reply.code == 220  # type: ignore[union-attr]
+    assert [(f.name, f.frames, f.detail) for f in session.findings] == [("data_gap", [9], "168 bytes missing")]
+    assert session.tls is not None and session.tls.server_hello is not None
+
+
 def test_a_first_reply_that_is_no_greeting_code_is_no_greeting() -> None:
     # examples/plain.pcapng without frames 1-6: the capture starts after the client's EHLO, so
     # its first SMTP frame (2) is the 250 EHLO reply, which no command in the capture asked for.
