@@ -91,6 +91,10 @@ class Dialogue:
         """TLS from the first byte: no SMTP is read in the clear."""
         self._event(Event.TLS, TlsStart(frame, midway))
 
+    def tls_without_go_ahead(self, frame: int) -> None:
+        """The client's TLS handshake came while STARTTLS waited: its 220 is not in the capture."""
+        self._event(Event.TLS, TlsStart(frame, midway=True))
+
     def plaintext_after_starttls(self, frame: int) -> None:
         """SMTP text came where TLS was due: the table says what that is."""
         self._event(Event.PLAINTEXT, frame)

@@ -96,8 +96,9 @@ class Gap:
 
 @dataclass(slots=True)
 class TlsStart:
-    """The connection carries TLS before any SMTP was read; `midway`: its first bytes are records
-    past the handshake (the capture began inside TLS, so whether it was implicit is unknown)."""
+    """The connection carries TLS before any SMTP was read, or with no 220 to STARTTLS read;
+    `midway`: what began TLS is not in the capture (its first bytes are records past the
+    handshake, or the 220 to STARTTLS is missing), so it is not known to be implicit TLS."""
 
     frame: int
     midway: bool = False

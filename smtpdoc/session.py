@@ -137,6 +137,10 @@ class SessionMachine:
                 if not (st.greeted or st.commands) and self._looks_like_tls(packet):
                     self._start_tls(implicit=not self._tls_midway(packet), frame=packet.number)
                     self._tls_packet(packet, side, already_added=True)
+                elif side is CLIENT and self._client_hello_after_starttls(packet):
+                    self._start_tls(implicit=False)
+                    self.outer.tls_without_go_ahead(packet.number)
+                    self._tls_packet(packet, side, already_added=True)
                 else:
                     self._pump_outer()
                     if self.tls is not None:
@@ -276,6 +280,16 @@ class SessionMachine:
             command = smtp_text.parse_command(line)
             return command is not None and command.well_formed
         return smtp_text.parse_reply_line(line) is not None
+
+    def _client_hello_after_starttls(self, packet: Packet) -> bool:
+        """A TLS handshake record from the client while its STARTTLS waits for a reply: a client
+        starts TLS only after the 220 (RFC 3207 §4), so the 220 is missing from the capture (the
+        hole in the server's bytes says so) and the connection is TLS from this packet on."""
+        pending = self.outer.st.pending
+        head = packet.payload[:3]
+        if not pending or pending[-1].verb != "STARTTLS" or len(head) < 3:
+            return False
+        return head[0] == HANDSHAKE and head[1] == 3 and head[2] <= 4
 
     def _tls_midway(self, packet: Packet) -> bool:
         """Are the first bytes TLS records past the handshake (application data, say), on a port

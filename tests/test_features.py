@@ -984,6 +984,18 @@ def test_a_lost_ehlo_reply_leaves_the_ehlo_unanswered_not_the_starttls() -> None
     assert session.tls is not None and session.tls.server_hello is not None
 
 
+def test_a_lost_starttls_reply_still_turns_the_connection_to_tls() -> None:
+    # examples/starttls.pcapng without frame 10 (the 220 to STARTTLS, 30 bytes): 9 STARTTLS, 10 the
+    # client's ClientHello, 11 the ServerHello after the hole. tshark, which saw no 220, reads
+    # them as SMTP; a client sends a ClientHello only after the 220, so the rest is TLS.
+    session = _one(DATA / "lost-starttls-reply.pcapng")
+    steps = _steps(session)
+    assert steps[4:] == [("starttls", [9]), ("tls_handshake", list(range(10, 26))), ("close", [26, 28])]
+    assert _step_at(session, "starttls", 9).reply is None
+    assert [(f.name, f.frames, f.detail) for f in session.findings] == [("data_gap", [11], "30 bytes missing")]
+    assert session.tls is not None and not session.tls.implicit
+
+
 def test_a_first_reply_that_is_no_greeting_code_is_no_greeting() -> None:
     # examples/plain.pcapng without frames 1-6: the capture starts after the client's EHLO, so
     # its first SMTP frame (2) is the 250 EHLO reply, which no command in the capture asked for.
