@@ -82,6 +82,15 @@ class ByteStream:
             self._spans.clear()  # of bytes already read
         return True
 
+    def ends_at(self, seq: int, frame: int) -> None:
+        """A FIN with no payload at `seq`: bytes up to it were sent. Past the bytes seen, with none
+        waiting, the last bytes before the FIN are missing from the capture: a gap that no later
+        segment would show (their frame is the FIN's)."""
+        if self.next_seq is None or self._pending or seq <= self.next_seq:
+            return
+        self.gaps.append(Gap(frame=frame, size=seq - self.next_seq, offset=self.consumed + len(self.buffer)))
+        self.next_seq = seq
+
     def skip_hole(self) -> bool:
         """Give up waiting: jump to the lowest waiting segment, recording the gap."""
         if not self._pending or self.next_seq is None:

@@ -108,6 +108,8 @@ class SessionMachine:
         flags = packet.flags  # tested as bits here, not through Packet's properties: this runs for every packet
         if flags & (SYN | FIN | RST) or self.handshake.ack is None:
             self._tcp_flags(packet, side)  # nothing to do there for most packets
+            if flags & FIN and not packet.payload:
+                (self.outer.client if side is CLIENT else self.outer.server).ends_at(packet.seq, packet.number)
         if packet.payload:
             if side is SERVER:
                 self.link.server_payloads += 1

@@ -996,6 +996,16 @@ def test_a_lost_starttls_reply_still_turns_the_connection_to_tls() -> None:
     assert session.tls is not None and not session.tls.implicit
 
 
+def test_bytes_lost_just_before_a_fin_are_said_missing() -> None:
+    # examples/starttls.pcapng without frame 25 (the client's last 28-byte TLS record): the
+    # client's bytes end at seq 1197 (frame 23), its FIN (28) is at seq 1225; no later segment
+    # shows the hole, only the FIN's sequence number does.
+    session = _one(DATA / "lost-before-fin.pcapng")
+    assert [(f.name, f.frames, f.detail) for f in session.findings] == [("data_gap", [28], "28 bytes missing")]
+    assert _steps(session)[-1] == ("close", [26, 28])
+    assert session.tls is not None and session.tls.bytes["client"] == 1160
+
+
 def test_a_first_reply_that_is_no_greeting_code_is_no_greeting() -> None:
     # examples/plain.pcapng without frames 1-6: the capture starts after the client's EHLO, so
     # its first SMTP frame (2) is the 250 EHLO reply, which no command in the capture asked for.
