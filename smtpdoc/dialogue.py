@@ -220,11 +220,17 @@ class Dialogue:
 
     def _skip_lost_replies(self, reply: ModelReply) -> None:
         """A reply right after bytes missing from the server's side, with a code only one verb is
-        answered with (220 STARTTLS, 354 DATA), while that verb waits behind other commands: the
+        answered with (220 STARTTLS, 354 DATA, 334 and 235 AUTH), while that verb waits behind other commands: the
         replies to those were in the missing bytes. They stay unanswered, so the lost EHLO reply
         does not make STARTTLS's 220 the EHLO reply ("lists its extensions (250)")."""
         st = self.st
-        verb = {self.rules.starttls_go_ahead: "STARTTLS", self.rules.data_go_ahead: "DATA"}.get(reply.code)
+        only = {
+            self.rules.starttls_go_ahead: "STARTTLS",
+            self.rules.data_go_ahead: "DATA",
+            self.rules.auth_continue: "AUTH",
+            self.rules.auth_accepted: "AUTH",
+        }
+        verb = only.get(reply.code)
         if verb is None or st.pending[0].verb == verb or all(p.verb != verb for p in st.pending):
             return
         if any(not gap.cut and gap.frame == reply.frames[0] for gap in self.server.gaps):

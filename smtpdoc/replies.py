@@ -109,7 +109,12 @@ def auth_challenge(st: DialogueState, answer: Answer) -> None:
 
 def auth_outcome(st: DialogueState, answer: Answer) -> None:
     r, step = answer.reply, answer.pending.step
-    st.builder.facts(step, outcome="accepted" if r.code == st.rules.auth_accepted else "rejected")
+    # 235 accepted, 4xx/5xx rejected; any other code (a 250 whose AUTH reply the capture lost,
+    # say) proves neither: the step says only the code.
+    if r.code == st.rules.auth_accepted:
+        st.builder.facts(step, outcome="accepted")
+    elif r.code >= st.rules.error_from:
+        st.builder.facts(step, outcome="rejected")
     st.builder.lines(step, f"S: {r.code} {' '.join(r.lines)}".rstrip())
 
 

@@ -1006,6 +1006,28 @@ def test_bytes_lost_just_before_a_fin_are_said_missing() -> None:
     assert session.tls is not None and session.tls.bytes["client"] == 1160
 
 
+def test_a_235_after_a_lost_ehlo_reply_answers_the_auth() -> None:
+    # tests/data/auth-plain-cleartext.pcapng without frame 8 (the 250 EHLO reply): 6 EHLO,
+    # 8 AUTH PLAIN, 9 "235 2.7.0 Authentication successful" right after the hole.
+    session = _one(DATA / "lost-ehlo-reply-auth.pcapng")
+    assert "ehlo_reply" not in [name for name, _ in _steps(session)]
+    auth = _step_at(session, "auth", 8)
+    assert (auth.frames, auth.facts["outcome"]) == ([8, 9], "accepted")
+    assert _step_at(session, "mail_from", 10).reply.code == 250  # type: ignore[union-attr]
+    assert _finding(session, "data_gap").frames == [9]
+
+
+def test_an_auth_answered_by_250_after_a_lost_235_is_not_called_rejected() -> None:
+    # tests/data/auth-plain-cleartext.pcapng without frame 10 (the 235): 9 AUTH PLAIN, 10 MAIL
+    # FROM, 11 its 250 right after the hole, which the AUTH takes: a 250 proves no outcome.
+    session = _one(DATA / "lost-auth-reply.pcapng")
+    auth = _step_at(session, "auth", 9)
+    assert auth.reply is not None and auth.reply.code == 250
+    assert auth.facts["outcome"] == "unknown"
+    assert "rejected" not in auth.summary
+    assert _finding(session, "data_gap").frames == [11]
+
+
 def test_a_first_reply_that_is_no_greeting_code_is_no_greeting() -> None:
     # examples/plain.pcapng without frames 1-6: the capture starts after the client's EHLO, so
     # its first SMTP frame (2) is the 250 EHLO reply, which no command in the capture asked for.
