@@ -5,9 +5,8 @@ per value of the selected fields (`smtpdoc.pdml_args.FIELDS`), grouped by field 
 order asked: tshark only has to prepare these fields, and the XML is a fifth of the pruned
 tree's. geninfo's facts are asked for as fields too, and the block is dropped before lxml
 reads the packet. What the flat form loses is which TLS record a value came from; without
-decryption that is
-recoverable (TLS 1.3 protects only records after the cleartext ones of a flight, and
-only one hello travels in a frame). Decrypted TLS needs the tree (`smtpdoc.pdml`): the
+decryption that is recoverable (TLS 1.3 protects only records after the cleartext ones of a
+flight, and only one hello travels in a frame). Decrypted TLS needs the tree (`smtpdoc.pdml`): the
 first frame that shows decryption raises `NeedsTree`, and the caller goes on from it.
 """
 
